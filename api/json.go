@@ -1,0 +1,200 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// WriteJSON writes v as a JSON body with status code.
+func WriteJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error":"could not encode the response"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", fmt.Sprint(len(b)+1))
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+// WriteError writes {"error": msg} with status code.
+func WriteError(w http.ResponseWriter, code int, msg string) {
+	WriteJSON(w, code, struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
+// DecodeJSON reads one JSON object of at most max bytes from the request
+// into v, rejecting unknown fields and trailing data. On failure it has
+// already answered (400, or 413 for an oversize body) and returns false.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
+	body := http.MaxBytesReader(w, r.Body, max)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data after the JSON object")
+		}
+	}
+	if err == nil {
+		return true
+	}
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
+	case errors.Is(err, io.EOF):
+		WriteError(w, http.StatusBadRequest, "request body is empty: expected a JSON object")
+	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+		WriteError(w, http.StatusBadRequest, "request body is not valid JSON")
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			WriteError(w, http.StatusBadRequest, "request body must be a JSON object")
+		} else {
+			WriteError(w, http.StatusBadRequest, fmt.Sprintf("field %q must be %s", field, kindName(te.Type.Kind().String())))
+		}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		WriteError(w, http.StatusBadRequest, "unknown field "+strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		WriteError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
+	}
+	return false
+}
+
+func kindName(k string) string {
+	switch k {
+	case "slice":
+		return "an array"
+	case "string":
+		return "a string"
+	case "struct", "map":
+		return "an object"
+	case "int", "int64", "uint64", "float64":
+		return "a number"
+	}
+	return "of another type"
+}
+
+// ValidID reports whether s is a user, group or client id: 1-128 characters
+// of letters, digits, '.', '_', '-' and '@'.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == '@') {
+			return false
+		}
+	}
+	return true
+}
+
+// BearerToken returns the token of an "Authorization: Bearer" header.
+func BearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// Recover turns a panic in next into a JSON 500 and logs every request at
+// debug level; unknown routes and wrong methods get JSON errors too.
+func Recover(log *slog.Logger, mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				if sw.code == 0 {
+					WriteError(sw, http.StatusInternalServerError, "internal error")
+				}
+			}
+			log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "took", time.Since(start).String())
+		}()
+		h, pattern := mux.Handler(r)
+		if pattern == "" {
+			// The mux's own 404 or 405: keep its status and Allow header,
+			// answer in JSON.
+			probe := &probeWriter{header: http.Header{}}
+			h.ServeHTTP(probe, r)
+			if allow := probe.header.Get("Allow"); allow != "" {
+				sw.Header().Set("Allow", allow)
+			}
+			if probe.code == http.StatusMethodNotAllowed {
+				WriteError(sw, probe.code, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
+				return
+			}
+			if probe.code != http.StatusNotFound && probe.code != 0 {
+				// A redirect to a cleaned path and the like.
+				for k, v := range probe.header {
+					sw.Header()[k] = v
+				}
+				sw.WriteHeader(probe.code)
+				return
+			}
+			WriteError(sw, http.StatusNotFound, fmt.Sprintf("no such route: %s %s", r.Method, r.URL.Path))
+			return
+		}
+		mux.ServeHTTP(sw, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (hijacking for
+// event streams).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type probeWriter struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (p *probeWriter) Header() http.Header { return p.header }
+func (p *probeWriter) WriteHeader(code int) {
+	if p.code == 0 {
+		p.code = code
+	}
+}
+func (p *probeWriter) Write(b []byte) (int, error) {
+	if p.code == 0 {
+		p.code = http.StatusOK
+	}
+	return p.body.Write(b)
+}

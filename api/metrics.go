@@ -1,0 +1,53 @@
+package api
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strconv"
+
+	"rtchub/hub"
+	"rtchub/store"
+)
+
+// Metrics serves the Prometheus text format, written by hand.
+func Metrics(st *store.Store, h *hub.Hub, version string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b bytes.Buffer
+		put := func(name, typ, help string, v any) {
+			fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", name, help, name, typ, name, v)
+		}
+		stats := st.Stats()
+		sm, hm := &st.Metrics, &h.Metrics
+		fmt.Fprintf(&b, "# HELP rtchub_build_info Build information.\n# TYPE rtchub_build_info gauge\nrtchub_build_info{version=%s,goversion=%s} 1\n",
+			strconv.Quote(version), strconv.Quote(runtime.Version()))
+		put("rtchub_streams_open", "gauge", "Open event streams.", h.Open())
+		put("rtchub_users_online", "gauge", "Users with at least one open stream.", h.UsersOnline())
+		put("rtchub_users", "gauge", "Users.", stats.Users)
+		put("rtchub_groups", "gauge", "Groups.", stats.Groups)
+		put("rtchub_clients", "gauge", "Application clients.", stats.Clients)
+		put("rtchub_messages_open", "gauge", "Messages with unacknowledged copies.", stats.OpenMessages)
+		put("rtchub_pending_copies", "gauge", "Unacknowledged copies of messages, over all users.", stats.Pending)
+		put("rtchub_streams_opened_total", "counter", "Event streams accepted.", hm.Opened.Load())
+		put("rtchub_streams_cut_total", "counter", "Streams closed because the client read too slowly.", hm.Cut.Load())
+		put("rtchub_events_delivered_total", "counter", "Message events written to streams.", hm.Delivered.Load())
+		put("rtchub_pings_total", "counter", "Keep-alive comments written.", hm.Pings.Load())
+		put("rtchub_log_seq", "gauge", "Last seq in the log.", stats.Seq)
+		put("rtchub_log_appends_total", "counter", "Records appended to the log.", sm.Appends.Load())
+		put("rtchub_log_batches_total", "counter", "Group commits (one write and sync each).", sm.Batches.Load())
+		put("rtchub_log_bytes", "gauge", "Size of the log file.", sm.LogBytes.Load())
+		put("rtchub_compactions_total", "counter", "Log compactions.", sm.Compactions.Load())
+		put("rtchub_messages_expired_total", "counter", "Messages dropped when their ttl ran out.", sm.Expired.Load())
+		put("rtchub_copies_dropped_total", "counter", "Unacknowledged copies dropped by the per-user pending cap.", stats.Dropped)
+		b.WriteString("# HELP rtchub_fsync_seconds Latency of log syncs.\n# TYPE rtchub_fsync_seconds histogram\n")
+		for i, le := range store.FsyncBuckets {
+			fmt.Fprintf(&b, "rtchub_fsync_seconds_bucket{le=\"%g\"} %d\n", le, sm.FsyncBucket[i].Load())
+		}
+		n := sm.FsyncCount.Load()
+		fmt.Fprintf(&b, "rtchub_fsync_seconds_bucket{le=\"+Inf\"} %d\n", n)
+		fmt.Fprintf(&b, "rtchub_fsync_seconds_sum %g\nrtchub_fsync_seconds_count %d\n", float64(sm.FsyncSumNano.Load())/1e9, n)
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		w.Write(b.Bytes())
+	})
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"text/tabwriter"
+
+	"rtchub/api"
+	"rtchub/store"
+)
+
+func syscallUmask(mask int) int { return syscall.Umask(mask) }
+
+// offlineOrAdmin runs offline on the data directory if no hub holds it,
+// or else asks the running hub over its admin socket.
+func offlineOrAdmin(dir string, offline func(*store.Store) error, online func(*http.Client) error) error {
+	st, err := store.Open(store.Options{Dir: dir, CompactMin: -1})
+	if errors.Is(err, store.ErrLocked) {
+		return online(adminClient(dir))
+	}
+	if err != nil {
+		return err
+	}
+	err = offline(st)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func adminClient(dir string) *http.Client {
+	path := filepath.Join(dir, socketName)
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+	}}
+}
+
+// adminDo calls the running hub's admin socket and decodes a JSON answer.
+func adminDo(c *http.Client, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, "http://rtchub"+path, rd)
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("the data directory is locked by a running hub, and its admin socket does not answer: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		var e struct{ Error string }
+		json.NewDecoder(resp.Body).Decode(&e)
+		return fmt.Errorf("hub answered %s: %s", resp.Status, e.Error)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+func clientCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c config
+	fs := flag.NewFlagSet("rtchub client", flag.ContinueOnError)
+	c.dataDirFlag(fs)
+	if len(args) == 0 {
+		return usageError{"usage: rtchub client add NAME | list | remove ID  [--data-dir DIR]"}
+	}
+	sub := args[0]
+	if err := parseFlags(fs, args[1:], getenv, stderr); err != nil {
+		return err
+	}
+	switch {
+	case sub == "add" && fs.NArg() == 1:
+		name := fs.Arg(0)
+		if !api.ValidID(name) {
+			return usageError{fmt.Sprintf("client name %q: use 1-128 letters, digits, '.', '_', '-', '@'", name)}
+		}
+		var out api.AdminClient
+		err := offlineOrAdmin(c.DataDir, func(st *store.Store) error {
+			var err error
+			out, err = api.AddClient(ctx, st, "", name, "")
+			return err
+		}, func(hc *http.Client) error {
+			return adminDo(hc, "POST", "/clients", map[string]string{"name": name}, &out)
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "client_id=%s\nclient_secret=%s\n# the secret is shown only now; store it safely\n", out.ID, out.Secret)
+		return nil
+	case sub == "list" && fs.NArg() == 0:
+		var out []api.AdminClient
+		err := offlineOrAdmin(c.DataDir, func(st *store.Store) error {
+			for _, cl := range st.Clients() {
+				out = append(out, api.AdminClient{ID: cl.ID, Name: cl.Name})
+			}
+			return nil
+		}, func(hc *http.Client) error {
+			return adminDo(hc, "GET", "/clients", nil, &out)
+		})
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLIENT_ID\tNAME")
+		for _, cl := range out {
+			fmt.Fprintf(tw, "%s\t%s\n", cl.ID, cl.Name)
+		}
+		return tw.Flush()
+	case sub == "remove" && fs.NArg() == 1:
+		id := fs.Arg(0)
+		err := offlineOrAdmin(c.DataDir, func(st *store.Store) error {
+			return st.RemoveClient(ctx, id)
+		}, func(hc *http.Client) error {
+			return adminDo(hc, "DELETE", "/clients/"+id, nil, nil)
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "removed client %s\n", id)
+		return nil
+	}
+	return usageError{"usage: rtchub client add NAME | list | remove ID  [--data-dir DIR]"}
+}
+
+func verifyCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rtchub verify", flag.ContinueOnError)
+	repair := fs.Bool("repair", false, "keep every record before the first damaged one; move the rest aside")
+	var c config
+	c.dataDirFlag(fs)
+	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+		return err
+	}
+	dir := c.DataDir
+	if fs.NArg() == 1 {
+		dir = fs.Arg(0)
+	} else if fs.NArg() > 1 {
+		return usageError{"usage: rtchub verify [--repair] [DATA_DIR]"}
+	}
+	rep, err := store.Verify(dir, *repair)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d intact records, last seq %d, %d of %d bytes intact\n", rep.Path, rep.Records, rep.LastSeq, rep.Good, rep.Bytes)
+	switch {
+	case rep.MovedAside != "":
+		fmt.Fprintf(stdout, "repaired: kept the first %d bytes; moved the rest to %s\n", rep.Good, rep.MovedAside)
+		return nil
+	case rep.Corrupt != nil:
+		return rep.Corrupt
+	case rep.Torn != nil:
+		fmt.Fprintf(stdout, "torn tail at byte %d (%v): the hub cuts it at start; nothing acknowledged is in it\n", rep.Good, rep.Torn)
+		return nil
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
+}
+
+func compactCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c config
+	fs := flag.NewFlagSet("rtchub compact", flag.ContinueOnError)
+	c.dataDirFlag(fs)
+	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+		return err
+	}
+	var before, after int64
+	err := offlineOrAdmin(c.DataDir, func(st *store.Store) error {
+		before = st.Metrics.LogBytes.Load()
+		err := st.Compact()
+		after = st.Metrics.LogBytes.Load()
+		return err
+	}, func(hc *http.Client) error {
+		var out struct {
+			LogBytes int64 `json:"log_bytes"`
+		}
+		err := adminDo(hc, "POST", "/compact", nil, &out)
+		before, after = -1, out.LogBytes
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if before >= 0 {
+		fmt.Fprintf(stdout, "compacted: %d -> %d bytes\n", before, after)
+	} else {
+		fmt.Fprintf(stdout, "compacted by the running hub: log is %d bytes\n", after)
+	}
+	return nil
+}
+
+func backupCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c config
+	fs := flag.NewFlagSet("rtchub backup", flag.ContinueOnError)
+	c.dataDirFlag(fs)
+	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{"usage: rtchub backup [--data-dir DIR] FILE   (FILE - for stdout)"}
+	}
+	target := fs.Arg(0)
+	var w io.Writer = stdout
+	var f *os.File
+	if target != "-" {
+		var err error
+		f, err = os.OpenFile(target+".partial", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(target + ".partial")
+		w = f
+	}
+	err := offlineOrAdmin(c.DataDir, func(st *store.Store) error {
+		return st.Backup(w, keyName)
+	}, func(hc *http.Client) error {
+		resp, err := hc.Get("http://rtchub/backup")
+		if err != nil {
+			return fmt.Errorf("the hub's admin socket does not answer: %w", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("hub answered %s", resp.Status)
+		}
+		_, err = io.Copy(w, resp.Body)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if f != nil {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if err := os.Rename(target+".partial", target); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "backup written to %s; restore: mkdir DIR && tar -xf %s -C DIR && rtchub serve --data-dir DIR\n", target, target)
+	}
+	return nil
+}
+
+func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return errors.New("bench: not built yet")
+}

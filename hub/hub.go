@@ -1,0 +1,552 @@
+// Package hub fans committed messages out to open event streams.
+//
+// A stream, once its response headers and replay are out, is held as a bare
+// connection: no goroutine and no buffers of its own while idle. Senders
+// append shared, pre-encoded frames to the stream's bounded queue and hand
+// the stream to a small pool of writers, which write everything queued in
+// one non-blocking write. A stream whose socket is full gets a goroutine of
+// its own until it catches up; one whose queue overflows is closed, and the
+// client's reconnect plus the replay of pending messages heals the gap. No
+// lock is held while writing to a socket, so a slow reader delays no one.
+package hub
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Options configure a Hub. Zero values take the defaults in brackets.
+type Options struct {
+	QueueLen     int           // frames queued per stream before it is cut [256]
+	MaxStreams   int           // open streams in all [20000]
+	MaxPerUser   int           // open streams per user [32]
+	Heartbeat    time.Duration // ": ping" interval [15s]
+	Writers      int           // writer goroutines [GOMAXPROCS]
+	WriteTimeout time.Duration // how long a blocked write may take [10s]
+	Logger       *slog.Logger
+}
+
+// Errors from Attach.
+var (
+	ErrTooManyStreams = errors.New("too many open streams")
+	ErrUserStreams    = errors.New("too many open streams for this user")
+	ErrClosed         = errors.New("hub is shutting down")
+)
+
+// Metrics are the hub's counters.
+type Metrics struct {
+	Opened    atomic.Uint64 // streams accepted
+	Cut       atomic.Uint64 // streams closed because their queue overflowed
+	Delivered atomic.Uint64 // message frames written to sockets
+	Pings     atomic.Uint64
+}
+
+// Hub holds the open streams.
+type Hub struct {
+	opts Options
+	log  *slog.Logger
+
+	mu     sync.RWMutex
+	users  map[string][]*Stream
+	total  int
+	closed bool
+
+	work chan *Stream // never blocks: holds each stream at most once
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	Metrics Metrics
+}
+
+// New starts a hub's writers and heartbeat.
+func New(opts Options) *Hub {
+	if opts.QueueLen <= 0 {
+		opts.QueueLen = 256
+	}
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = 20000
+	}
+	if opts.MaxPerUser <= 0 {
+		opts.MaxPerUser = 32
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 15 * time.Second
+	}
+	if opts.Writers <= 0 {
+		opts.Writers = runtime.GOMAXPROCS(0)
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{
+		opts:  opts,
+		log:   opts.Logger,
+		users: make(map[string][]*Stream),
+		work:  make(chan *Stream, opts.MaxStreams),
+		stop:  make(chan struct{}),
+	}
+	for range opts.Writers {
+		h.wg.Go(h.writer)
+	}
+	h.wg.Go(h.heartbeat)
+	return h
+}
+
+type item struct {
+	b    []byte
+	mark *atomic.Bool // set once the frame is written; nil for pings
+}
+
+// Stream is one open event stream.
+type Stream struct {
+	h    *Hub
+	user string
+
+	mu           sync.Mutex
+	conn         net.Conn
+	raw          syscall.RawConn // nil: fall back to deadline writes
+	q            []item
+	live         bool // replay done: writers may write
+	scheduled    bool // in the work queue or being written
+	slow         bool // a goroutine is draining it with blocking writes
+	closed       bool
+	partial      []byte // bytes a non-blocking write left over
+	partialMarks []*atomic.Bool
+	active       bool // written since the last heartbeat
+}
+
+// Attach registers a stream for user before its connection is ready:
+// frames sent from now on queue up until Start. Call it where no message
+// can be committed concurrently (store.Subscribe), so the replay and the
+// live frames neither overlap nor leave a gap.
+func (h *Hub) Attach(user string) (*Stream, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
+	if h.total >= h.opts.MaxStreams {
+		return nil, ErrTooManyStreams
+	}
+	list := h.users[user]
+	if len(list) >= h.opts.MaxPerUser {
+		return nil, ErrUserStreams
+	}
+	s := &Stream{h: h, user: user}
+	h.users[user] = append(list, s)
+	h.total++
+	h.Metrics.Opened.Add(1)
+	return s, nil
+}
+
+// Start writes prelude (response headers and replayed frames) with a
+// blocking, deadline-bounded write, marks the replayed copies delivered,
+// and makes the stream live. The hub owns conn from here on.
+func (s *Stream) Start(conn net.Conn, prelude []byte, marks []*atomic.Bool) error {
+	h := s.h
+	conn.SetDeadline(time.Now().Add(h.opts.WriteTimeout))
+	_, err := conn.Write(prelude)
+	conn.SetDeadline(time.Time{})
+	s.mu.Lock()
+	s.conn = conn
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, rerr := sc.SyscallConn(); rerr == nil {
+			s.raw = raw
+		}
+	}
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		// Closed during the replay (deleted, revoked, overflowed).
+		closeConn(conn)
+		return ErrClosed
+	}
+	if err != nil {
+		s.Close()
+		return err
+	}
+	for _, m := range marks {
+		m.Store(true)
+	}
+	h.Metrics.Delivered.Add(uint64(len(marks)))
+	s.mu.Lock()
+	s.live = true
+	if len(s.q) > 0 && !s.scheduled {
+		s.scheduled = true
+		h.work <- s
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Send queues a pre-encoded frame on every stream of user. b is shared and
+// must not change; mark, if not nil, is set when the frame reaches a socket.
+func (h *Hub) Send(user string, b []byte, mark *atomic.Bool) {
+	h.mu.RLock()
+	for _, s := range h.users[user] {
+		s.enqueue(item{b, mark})
+	}
+	h.mu.RUnlock()
+}
+
+// Online reports how many streams user has open.
+func (h *Hub) Online(user string) int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.users[user])
+}
+
+// Open reports how many streams are open in all.
+func (h *Hub) Open() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.total
+}
+
+// UsersOnline reports how many users have at least one stream.
+func (h *Hub) UsersOnline() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.users)
+}
+
+// CloseUser ends every stream of user (deleted, or its tokens revoked).
+func (h *Hub) CloseUser(user string) {
+	h.mu.RLock()
+	list := append([]*Stream(nil), h.users[user]...)
+	h.mu.RUnlock()
+	for _, s := range list {
+		s.Close()
+	}
+}
+
+func (s *Stream) enqueue(it item) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if len(s.q) >= s.h.opts.QueueLen {
+		s.mu.Unlock()
+		s.h.Metrics.Cut.Add(1)
+		s.h.log.Info("hub: stream cut: client too slow to read", "user", s.user)
+		s.Close()
+		return
+	}
+	s.q = append(s.q, it)
+	if s.live && !s.scheduled {
+		s.scheduled = true
+		s.h.work <- s
+	}
+	s.mu.Unlock()
+}
+
+// Close ends the stream: the connection is shut (with a FIN, so the client
+// sees a clean end and reconnects) and the stream leaves the hub.
+func (s *Stream) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	conn := s.conn
+	s.q = nil
+	s.mu.Unlock()
+	if conn != nil {
+		closeConn(conn)
+	}
+	// Not inline: Close may run under the hub's read lock (Send).
+	go s.h.remove(s)
+}
+
+func closeConn(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	conn.Close()
+}
+
+func (h *Hub) remove(s *Stream) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	list := h.users[s.user]
+	for i, x := range list {
+		if x == s {
+			last := len(list) - 1
+			list[i] = list[last]
+			list[last] = nil
+			list = list[:last]
+			h.total--
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(h.users, s.user)
+	} else {
+		h.users[s.user] = list
+	}
+}
+
+func (h *Hub) writer() {
+	buf := make([]byte, 0, 32<<10)
+	for {
+		select {
+		case s := <-h.work:
+			buf = h.flush(s, buf[:0])
+			if cap(buf) > 1<<20 {
+				buf = make([]byte, 0, 32<<10)
+			}
+		case <-h.stop:
+			return
+		}
+	}
+}
+
+// flush writes everything queued on s without blocking. What the socket
+// does not take goes to a goroutine of the stream's own.
+func (h *Hub) flush(s *Stream, buf []byte) []byte {
+	s.mu.Lock()
+	if s.closed {
+		s.scheduled = false
+		s.mu.Unlock()
+		return buf
+	}
+	items := s.q
+	s.q = nil
+	s.active = true
+	s.mu.Unlock()
+
+	for _, it := range items {
+		buf = append(buf, it.b...)
+	}
+	n, err := s.tryWrite(buf)
+	if err != nil {
+		s.Close()
+		return buf
+	}
+	// Frames wholly written are delivered; the marks of the rest wait for
+	// the slow path.
+	var rest []*atomic.Bool
+	off, frames := 0, uint64(0)
+	for _, it := range items {
+		off += len(it.b)
+		switch {
+		case it.mark == nil:
+		case off <= n:
+			it.mark.Store(true)
+			frames++
+		default:
+			rest = append(rest, it.mark)
+		}
+	}
+	h.Metrics.Delivered.Add(frames)
+
+	s.mu.Lock()
+	if n < len(buf) {
+		// The socket is full: keep the rest, ahead of anything queued
+		// meanwhile, and let a goroutine wait for the reader.
+		s.partial = append([]byte(nil), buf[n:]...)
+		s.partialMarks = rest
+		s.slow = true
+		s.mu.Unlock()
+		go h.drainSlow(s)
+		return buf
+	}
+	if len(s.q) > 0 {
+		h.work <- s
+	} else {
+		s.scheduled = false
+	}
+	s.mu.Unlock()
+	return buf
+}
+
+// drainSlow writes a backed-up stream with blocking writes until it has
+// caught up; a reader stalled past WriteTimeout is closed.
+func (h *Hub) drainSlow(s *Stream) {
+	var buf []byte
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		items := s.q
+		s.q = nil
+		buf = append(buf[:0], s.partial...)
+		marks := s.partialMarks
+		s.partial, s.partialMarks = nil, nil
+		if len(items) == 0 && len(buf) == 0 {
+			s.slow, s.scheduled = false, false
+			s.mu.Unlock()
+			return
+		}
+		conn := s.conn
+		s.mu.Unlock()
+		for _, it := range items {
+			buf = append(buf, it.b...)
+			if it.mark != nil {
+				marks = append(marks, it.mark)
+			}
+		}
+		conn.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout))
+		_, err := conn.Write(buf)
+		if err != nil {
+			s.Close()
+			return
+		}
+		conn.SetWriteDeadline(time.Time{})
+		for _, m := range marks {
+			m.Store(true)
+		}
+		h.Metrics.Delivered.Add(uint64(len(marks)))
+	}
+}
+
+// tryWrite writes as much of b as the socket takes now.
+func (s *Stream) tryWrite(b []byte) (int, error) {
+	if s.raw == nil {
+		s.conn.SetWriteDeadline(time.Now().Add(s.h.opts.WriteTimeout))
+		return s.conn.Write(b)
+	}
+	total := 0
+	var werr error
+	err := s.raw.Write(func(fd uintptr) bool {
+		for total < len(b) {
+			n, e := syscall.Write(int(fd), b[total:])
+			if n > 0 {
+				total += n
+			}
+			switch {
+			case e == syscall.EINTR:
+				continue
+			case e == syscall.EAGAIN:
+				return true
+			case e != nil:
+				werr = e
+				return true
+			case n == 0:
+				werr = io.ErrShortWrite
+				return true
+			}
+		}
+		return true
+	})
+	if err == nil {
+		err = werr
+	}
+	return total, err
+}
+
+var pingFrame = []byte(": ping\n\n")
+
+// heartbeat is the hub's one timer: it pings streams that were quiet for a
+// heartbeat and closes those whose peer has gone.
+func (h *Hub) heartbeat() {
+	tick := min(h.opts.Heartbeat, 5*time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	lastPing := time.Now()
+	var list []*Stream
+	for {
+		select {
+		case <-h.stop:
+			return
+		case now := <-t.C:
+			ping := now.Sub(lastPing) >= h.opts.Heartbeat-tick/2
+			if ping {
+				lastPing = now
+			}
+			list = h.snapshot(list[:0])
+			for _, s := range list {
+				if s.peerGone() {
+					s.Close()
+					continue
+				}
+				if ping {
+					s.mu.Lock()
+					quiet := !s.active && s.live
+					s.active = false
+					s.mu.Unlock()
+					if quiet {
+						h.Metrics.Pings.Add(1)
+						s.enqueue(item{b: pingFrame})
+					}
+				}
+			}
+			clear(list)
+		}
+	}
+}
+
+func (h *Hub) snapshot(list []*Stream) []*Stream {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, streams := range h.users {
+		list = append(list, streams...)
+	}
+	return list
+}
+
+// peerGone peeks at the socket: a readable end-of-file means the client
+// closed the connection, which a write would only notice later.
+func (s *Stream) peerGone() bool {
+	s.mu.Lock()
+	raw, live := s.raw, s.live
+	s.mu.Unlock()
+	if raw == nil || !live {
+		return false
+	}
+	gone := false
+	var b [1]byte
+	raw.Read(func(fd uintptr) bool {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		gone = n == 0 && err == nil
+		return true
+	})
+	return gone
+}
+
+// Close ends every stream after giving queued frames up to timeout to be
+// written, and stops the writers.
+func (h *Hub) Close(timeout time.Duration) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.closed = true
+	h.mu.Unlock()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && h.busy() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, s := range h.snapshot(nil) {
+		s.Close()
+	}
+	close(h.stop)
+	h.wg.Wait()
+}
+
+func (h *Hub) busy() bool {
+	for _, s := range h.snapshot(nil) {
+		s.mu.Lock()
+		b := s.live && !s.closed && (s.scheduled || len(s.q) > 0)
+		s.mu.Unlock()
+		if b {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,210 @@
+package store
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+const compactSuffix = ".compact"
+
+// Compact rewrites the log to live state now.
+func (s *Store) Compact() error {
+	if !s.compacting.CompareAndSwap(false, true) {
+		return errors.New("store: a compaction is already running")
+	}
+	defer s.compacting.Store(false)
+	return s.compact()
+}
+
+// compact writes a snapshot of the state as of the log's current end to a
+// new file, without holding the store's lock: it replays the file's
+// committed prefix into a fresh state. Then the writer pauses only to copy
+// the records appended meanwhile and rename the new file into place.
+func (s *Store) compact() error {
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	start := time.Now()
+	var end int64
+	var src *os.File
+	err := s.inWriter(func() error {
+		if s.broken != nil {
+			return s.broken
+		}
+		s.syncIfDirty()
+		end = s.size.Load()
+		// The writer closes its file after a swap; read through our own.
+		f, err := os.Open(s.path)
+		src = f
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	st := s.newState()
+	if _, err := scanLog(io.NewSectionReader(src, 0, end), s.path, func(r *Record, _ int64) error {
+		st.apply(r)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("store: compact: read log: %w", err)
+	}
+	st.expire(s.nowMilli())
+	tmpPath := s.path + compactSuffix
+	tmp, err := os.OpenFile(tmpPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmpPath)
+		}
+	}()
+	records, err := writeSnapshot(tmp, st)
+	if err != nil {
+		return fmt.Errorf("store: compact: write snapshot: %w", err)
+	}
+	// Catch up outside the writer first, so the pause below copies little.
+	tail := &lineCounter{w: tmp}
+	caught, err := copyRange(tail, src, end, s.size.Load())
+	if err != nil {
+		return fmt.Errorf("store: compact: copy tail: %w", err)
+	}
+	end += caught
+	var pause time.Duration
+	err = s.inWriter(func() error {
+		t0 := time.Now()
+		defer func() { pause = time.Since(t0) }()
+		if s.broken != nil {
+			return s.broken
+		}
+		if _, err := copyRange(tail, src, end, s.size.Load()); err != nil {
+			return fmt.Errorf("store: compact: copy tail: %w", err)
+		}
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("store: compact: sync: %w", err)
+		}
+		if err := os.Rename(tmpPath, s.path); err != nil {
+			return fmt.Errorf("store: compact: rename: %w", err)
+		}
+		ok = true
+		if err := syncDir(s.opts.Dir); err != nil {
+			// The rename happened; the new file is the log now either way.
+			s.log.Error("store: compact: directory sync failed", "err", err)
+		}
+		fi, err := tmp.Stat()
+		if err != nil {
+			return err
+		}
+		s.file.Close()
+		// The writer appends with O_APPEND semantics through Seek to end.
+		if _, err := tmp.Seek(0, io.SeekEnd); err != nil {
+			return err
+		}
+		s.file = tmp
+		s.records = records + tail.n
+		s.size.Store(fi.Size())
+		s.Metrics.LogBytes.Store(fi.Size())
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.Metrics.Compactions.Add(1)
+	s.log.Info("store: log compacted", "records", s.records, "bytes", s.size.Load(),
+		"took", time.Since(start).Round(time.Millisecond).String(), "writer_paused", pause.String())
+	return nil
+}
+
+// lineCounter counts the records it passes on.
+type lineCounter struct {
+	w io.Writer
+	n int
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.n += bytes.Count(p, []byte{'\n'})
+	return c.w.Write(p)
+}
+
+// writeSnapshot writes st as framed records to f and syncs it.
+func writeSnapshot(f *os.File, st *state) (int, error) {
+	bw := bufio.NewWriterSize(f, 1<<20)
+	var line []byte
+	n := 0
+	err := st.snapshot(func(r *Record) error {
+		body, err := encodeBody(r)
+		if err != nil {
+			return err
+		}
+		line = appendLine(line[:0], r.Seq, body)
+		n++
+		_, err = bw.Write(line)
+		return err
+	})
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	return n, err
+}
+
+// Backup writes a tar archive holding a consistent copy of the log (every
+// record committed when it starts) and the named extra files of the data
+// directory (the signing key). Unpacked into an empty directory, it is a
+// data directory a hub starts on.
+func (s *Store) Backup(w io.Writer, extra ...string) error {
+	s.compactMu.Lock()
+	defer s.compactMu.Unlock()
+	var end int64
+	var src *os.File
+	err := s.inWriter(func() error {
+		if s.broken != nil {
+			return s.broken
+		}
+		s.syncIfDirty()
+		end = s.size.Load()
+		f, err := os.Open(s.path)
+		src = f
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return writeBackup(w, s.opts.Dir, src, end, extra)
+}
+
+func writeBackup(w io.Writer, dir string, log *os.File, end int64, extra []string) error {
+	tw := tar.NewWriter(w)
+	now := time.Now()
+	for _, name := range extra {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("store: backup %s: %w", name, err)
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(b)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return err
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: LogName, Mode: 0o600, Size: end, ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	if _, err := copyRange(tw, log, 0, end); err != nil {
+		return fmt.Errorf("store: backup log: %w", err)
+	}
+	return tw.Close()
+}

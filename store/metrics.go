@@ -1,0 +1,61 @@
+package store
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// FsyncBuckets are the upper bounds, in seconds, of the fsync latency
+// histogram.
+var FsyncBuckets = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}
+
+// Metrics are the store's counters, read without locks.
+type Metrics struct {
+	Appends     atomic.Uint64 // records appended
+	Batches     atomic.Uint64 // writes (group commits)
+	LogBytes    atomic.Int64  // current size of the log
+	Compactions atomic.Uint64
+	Expired     atomic.Uint64 // messages dropped by their ttl
+
+	FsyncCount   atomic.Uint64
+	FsyncSumNano atomic.Uint64
+	FsyncBucket  [len(FsyncBuckets)]atomic.Uint64 // cumulative counts per bound
+}
+
+func (m *Metrics) observeFsync(d time.Duration) {
+	m.FsyncCount.Add(1)
+	m.FsyncSumNano.Add(uint64(d))
+	sec := d.Seconds()
+	for i, b := range FsyncBuckets {
+		if sec <= b {
+			m.FsyncBucket[i].Add(1)
+		}
+	}
+}
+
+// Stats are counts that need the store's lock.
+type Stats struct {
+	Users, Groups, Clients int
+	OpenMessages           int
+	Pending                int // unacknowledged copies
+	Dropped                uint64
+	Seq                    uint64
+}
+
+// Stats returns current counts.
+func (s *Store) Stats() Stats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := Stats{
+		Users:        len(s.st.users),
+		Groups:       len(s.st.groups),
+		Clients:      len(s.st.clients),
+		OpenMessages: len(s.st.msgs) - len(s.st.done),
+		Dropped:      s.st.dropped,
+		Seq:          s.st.seq,
+	}
+	for _, u := range s.st.users {
+		st.Pending += len(u.pending)
+	}
+	return st
+}

@@ -1,0 +1,150 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strconv"
+)
+
+// Record operations. Each state change is one record; a record is one line
+// of the log.
+const (
+	OpClientPut = "client.put"
+	OpClientDel = "client.del"
+	OpUserPut   = "user.put"
+	OpUserDel   = "user.del"
+	OpGroupPut  = "group.put"
+	OpGroupDel  = "group.del"
+	OpMsg       = "msg"
+	OpAck       = "ack"
+	OpRevoke    = "revoke"
+	// OpSnapshot opens a compacted log: the records up to the next
+	// non-snapshot record describe live state as of seq Upto, and carry
+	// seq 0 except messages, which keep their own seq.
+	OpSnapshot = "snapshot"
+	// OpGen restores a revocation generation in a snapshot.
+	OpGen = "gen"
+)
+
+// Record is one log entry. Fields are shared between operations to keep
+// lines short; which ones are set depends on Op.
+type Record struct {
+	Seq     uint64          `json:"seq,omitempty"`
+	Op      string          `json:"op"`
+	ID      string          `json:"id,omitempty"`      // client, user, group or message id
+	Name    string          `json:"name,omitempty"`    // client.put
+	Hash    string          `json:"hash,omitempty"`    // client.put: secret hash
+	Groups  []string        `json:"groups,omitempty"`  // user.put: the user's groups (replaced)
+	Users   []string        `json:"users,omitempty"`   // group.put: members added; msg: recipients
+	Acked   []string        `json:"acked,omitempty"`   // msg in a snapshot: recipients that acknowledged
+	Event   string          `json:"event,omitempty"`   // msg
+	Message json.RawMessage `json:"message,omitempty"` // msg: the payload, compact JSON
+	Created int64           `json:"created,omitempty"` // msg: unix milliseconds
+	Expires int64           `json:"expires,omitempty"` // msg: unix milliseconds
+	User    string          `json:"user,omitempty"`    // ack, revoke, gen
+	Kind    string          `json:"kind,omitempty"`    // gen: "user" or "client"
+	Gen     uint64          `json:"gen,omitempty"`     // client.put, gen
+	Upto    uint64          `json:"upto,omitempty"`    // snapshot
+	CRC     string          `json:"crc,omitempty"`     // filled in by the framing
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// crcSuffixLen is the length of `,"crc":"xxxxxxxx"}`: the frame of a line is
+// fixed-width so a reader finds the checksum without parsing the JSON.
+const crcSuffixLen = len(`,"crc":"`) + 8 + len(`"}`)
+
+// Framing errors. A line that fails any check is not a record.
+var (
+	errNoNewline = errors.New("record is not terminated by a newline")
+	errShort     = errors.New("record too short")
+	errFrame     = errors.New("record has no checksum frame")
+	errChecksum  = errors.New("checksum mismatch")
+)
+
+// encodeBody marshals r without seq or crc: the part a caller can prepare
+// before the writer assigns the seq.
+func encodeBody(r *Record) ([]byte, error) {
+	seq := r.Seq
+	r.Seq, r.CRC = 0, ""
+	b, err := json.Marshal(r)
+	r.Seq = seq
+	if err != nil {
+		return nil, fmt.Errorf("store: encode %s record: %w", r.Op, err)
+	}
+	return b, nil
+}
+
+// appendLine frames body (from encodeBody) as one log line with seq and a
+// CRC-32C of everything before the checksum field, and appends it to dst.
+//
+// The line stays plain JSON, so jq and grep work on the log:
+//
+//	{"seq":12,"op":"ack","id":"...","user":"u1","crc":"1c291ca3"}
+func appendLine(dst []byte, seq uint64, body []byte) []byte {
+	start := len(dst)
+	dst = append(dst, '{')
+	if seq != 0 {
+		dst = append(dst, `"seq":`...)
+		dst = strconv.AppendUint(dst, seq, 10)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, body[1:len(body)-1]...)
+	sum := crc32.Checksum(dst[start:], castagnoli)
+	dst = append(dst, `,"crc":"`...)
+	dst = appendHex32(dst, sum)
+	dst = append(dst, '"', '}', '\n')
+	return dst
+}
+
+func appendHex32(dst []byte, v uint32) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 28; shift >= 0; shift -= 4 {
+		dst = append(dst, digits[(v>>uint(shift))&0xf])
+	}
+	return dst
+}
+
+// checkLine verifies the frame and checksum of one line (with its newline)
+// and returns the JSON object without the newline.
+func checkLine(line []byte) ([]byte, error) {
+	if len(line) == 0 || line[len(line)-1] != '\n' {
+		return nil, errNoNewline
+	}
+	line = line[:len(line)-1]
+	if len(line) < crcSuffixLen+2 {
+		return nil, errShort
+	}
+	cut := len(line) - crcSuffixLen
+	suffix := line[cut:]
+	if line[0] != '{' || !bytes.HasPrefix(suffix, []byte(`,"crc":"`)) || !bytes.HasSuffix(suffix, []byte(`"}`)) {
+		return nil, errFrame
+	}
+	want, err := strconv.ParseUint(string(suffix[8:16]), 16, 32)
+	if err != nil {
+		return nil, errFrame
+	}
+	if crc32.Checksum(line[:cut], castagnoli) != uint32(want) {
+		return nil, errChecksum
+	}
+	return line, nil
+}
+
+// decodeLine parses one framed line into r.
+func decodeLine(line []byte, r *Record) error {
+	obj, err := checkLine(line)
+	if err != nil {
+		return err
+	}
+	*r = Record{}
+	if err := json.Unmarshal(obj, r); err != nil {
+		return fmt.Errorf("bad JSON: %w", err)
+	}
+	if r.Op == "" {
+		return errors.New("record has no op")
+	}
+	return nil
+}

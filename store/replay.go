@@ -1,0 +1,155 @@
+package store
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// CorruptError reports a damaged record with intact records after it: not a
+// torn write at a crash but damage to data that was once complete, so the
+// hub refuses to guess and says how to repair.
+type CorruptError struct {
+	Path     string
+	Offset   int64  // byte offset of the bad record
+	AfterSeq uint64 // seq of the last good record before it
+	Reason   error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("store: %s: corrupt record at byte %d (after seq %d): %v; intact records follow it, so this is not a torn write. "+
+		"Run `rtchub verify --repair %s` to keep every record before it and move the rest aside",
+		e.Path, e.Offset, e.AfterSeq, e.Reason, dirOf(e.Path))
+}
+
+func (e *CorruptError) Unwrap() error { return e.Reason }
+
+// scanResult describes one pass over a log.
+type scanResult struct {
+	good    int64  // bytes of intact records from the start
+	records int    // intact records
+	lastSeq uint64 // highest seq seen (a snapshot's upto counts)
+	torn    error  // why the tail after good is not a record, if it is not
+	tornSeq uint64 // last good seq before the tail
+}
+
+// maxLine bounds one record: larger lines are damage, not data.
+const maxLine = 64 << 20
+
+// scanLog reads framed records from r and calls fn for each, in order. A bad
+// record with nothing intact after it is a torn tail: scanning stops and
+// res.torn says why. A bad record with intact records after it is a
+// *CorruptError. fn may be nil.
+func scanLog(r io.Reader, path string, fn func(rec *Record, off int64) error) (scanResult, error) {
+	var res scanResult
+	br := bufio.NewReaderSize(r, 1<<20)
+	var rec Record
+	var long []byte
+	off := int64(0)
+	inSnapshot := false
+	var snapUpto, last uint64
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			long = append(long[:0], line...)
+			for err == bufio.ErrBufferFull && len(long) <= maxLine {
+				line, err = br.ReadSlice('\n')
+				long = append(long, line...)
+			}
+			line = long
+		}
+		if len(line) == 0 && err == io.EOF {
+			break
+		}
+		if err != nil && err != io.EOF {
+			if err == bufio.ErrBufferFull {
+				err = errors.New("record longer than 64 MiB")
+			} else {
+				return res, fmt.Errorf("store: read %s at byte %d: %w", path, off, err)
+			}
+		}
+		bad := err
+		if bad == nil || bad == io.EOF {
+			bad = decodeLine(line, &rec)
+		}
+		if bad == nil {
+			bad = checkOrder(&rec, off, &inSnapshot, &snapUpto, &last)
+		}
+		if bad != nil {
+			if anyIntact(br) {
+				return res, &CorruptError{Path: path, Offset: off, AfterSeq: last, Reason: bad}
+			}
+			res.torn, res.tornSeq = bad, last
+			return res, nil
+		}
+		if fn != nil {
+			if err := fn(&rec, off); err != nil {
+				return res, err
+			}
+		}
+		off += int64(len(line))
+		res.good, res.records = off, res.records+1
+		res.lastSeq = max(last, snapUpto)
+		if err == io.EOF {
+			break
+		}
+	}
+	return res, nil
+}
+
+// checkOrder enforces the seq rules: a snapshot only as the first record;
+// inside it seq 0 or, for messages, ascending seqs up to its upto; after it,
+// strictly ascending seqs.
+func checkOrder(r *Record, off int64, inSnapshot *bool, snapUpto, last *uint64) error {
+	if r.Op == OpSnapshot {
+		if off != 0 {
+			return errors.New("snapshot header in the middle of the log")
+		}
+		*inSnapshot, *snapUpto = true, r.Upto
+		return nil
+	}
+	if *inSnapshot {
+		if r.Seq == 0 && r.Op != OpMsg {
+			return nil
+		}
+		if r.Op == OpMsg && r.Seq <= *snapUpto {
+			if r.Seq <= *last {
+				return fmt.Errorf("seq %d does not follow %d", r.Seq, *last)
+			}
+			*last = r.Seq
+			return nil
+		}
+		*inSnapshot = false
+		if *last < *snapUpto {
+			*last = *snapUpto
+		}
+	}
+	if r.Seq <= *last {
+		return fmt.Errorf("seq %d does not follow %d", r.Seq, *last)
+	}
+	*last = r.Seq
+	return nil
+}
+
+// anyIntact reports whether r holds at least one intact record.
+func anyIntact(r io.Reader) bool {
+	br := bufio.NewReaderSize(r, 1<<16)
+	for {
+		line, err := br.ReadSlice('\n')
+		for err == bufio.ErrBufferFull {
+			// Too long to be a record we wrote in one piece; skip it.
+			_, err = br.ReadSlice('\n')
+			line = nil
+		}
+		if line != nil {
+			if _, cerr := checkLine(line); cerr == nil {
+				return true
+			}
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+

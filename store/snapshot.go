@@ -1,0 +1,76 @@
+package store
+
+import (
+	"cmp"
+	"slices"
+)
+
+// snapshot emits the live state as records: a header, then clients,
+// revocation generations, groups, users and open messages (by seq). Replaying
+// them into an empty state gives back this state, less dead data.
+func (s *state) snapshot(emit func(*Record) error) error {
+	if err := emit(&Record{Op: OpSnapshot, Upto: s.seq}); err != nil {
+		return err
+	}
+	for _, id := range sortedKeys(s.clients) {
+		c := s.clients[id]
+		if err := emit(&Record{Op: OpClientPut, ID: c.ID, Name: c.Name, Hash: c.Hash}); err != nil {
+			return err
+		}
+	}
+	for _, id := range sortedKeys(s.clientGen) {
+		if err := emit(&Record{Op: OpGen, Kind: "client", User: id, Gen: s.clientGen[id]}); err != nil {
+			return err
+		}
+	}
+	for _, id := range sortedKeys(s.userGen) {
+		if err := emit(&Record{Op: OpGen, Kind: "user", User: id, Gen: s.userGen[id]}); err != nil {
+			return err
+		}
+	}
+	for _, id := range sortedKeys(s.groups) {
+		if err := emit(&Record{Op: OpGroupPut, ID: id}); err != nil {
+			return err
+		}
+	}
+	for _, id := range sortedKeys(s.users) {
+		u := s.users[id]
+		if err := emit(&Record{Op: OpUserPut, ID: id, Groups: u.groups}); err != nil {
+			return err
+		}
+	}
+	now := s.now()
+	open := make([]*Message, 0, len(s.msgs))
+	for _, m := range s.msgs {
+		if m.open > 0 && m.Expires > now {
+			open = append(open, m)
+		}
+	}
+	slices.SortFunc(open, func(a, b *Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	for _, m := range open {
+		r := &Record{Seq: m.Seq, Op: OpMsg, ID: m.ID, Event: m.Event, Message: m.Body, Created: m.Created, Expires: m.Expires}
+		for i := range m.Recipients {
+			rc := &m.Recipients[i]
+			if rc.Gone {
+				continue
+			}
+			r.Users = append(r.Users, rc.User)
+			if rc.Acked {
+				r.Acked = append(r.Acked, rc.User)
+			}
+		}
+		if err := emit(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

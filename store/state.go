@@ -1,0 +1,399 @@
+package store
+
+import (
+	"container/heap"
+	"encoding/json"
+	"slices"
+	"sort"
+	"sync/atomic"
+)
+
+// Client is an application allowed to call the API.
+type Client struct {
+	ID   string
+	Name string
+	Hash string // slow hash of the secret
+}
+
+// Message is a committed notification. Its fields do not change after
+// commit except the recipients' flags, which the store guards with its lock
+// (Delivered is atomic so the fan-out can set it without that lock).
+type Message struct {
+	ID         string
+	Seq        uint64
+	Event      string
+	Body       json.RawMessage
+	Created    int64 // unix milliseconds
+	Expires    int64 // unix milliseconds
+	Recipients []Recipient
+
+	open int // recipients neither acknowledged nor gone
+}
+
+// Recipient is one user's copy of a message.
+type Recipient struct {
+	User      string
+	Acked     bool
+	Gone      bool        // the user was deleted, or the copy fell off a full queue
+	Delivered atomic.Bool // written to at least one of the user's streams
+}
+
+type user struct {
+	id      string
+	groups  []string   // sorted
+	pending []*Message // unacknowledged copies, by seq
+}
+
+type group struct {
+	id      string
+	members map[string]struct{}
+}
+
+// state is the in-memory index of the log: everything replay rebuilds.
+type state struct {
+	seq       uint64
+	clients   map[string]*Client
+	clientGen map[string]uint64 // revocation generations; kept after removal
+	users     map[string]*user
+	userGen   map[string]uint64
+	groups    map[string]*group
+	msgs      map[string]*Message
+	expiry    expiryHeap
+	done      []*Message // fully acknowledged messages kept for status queries, oldest first
+
+	maxPending int // per user; 0 means no cap
+	keepDone   int
+	now        func() int64 // unix milliseconds
+
+	dropped uint64 // copies dropped by the pending cap
+	expired uint64 // messages dropped by their ttl
+}
+
+func newState(maxPending, keepDone int, now func() int64) *state {
+	return &state{
+		clients:    make(map[string]*Client),
+		clientGen:  make(map[string]uint64),
+		users:      make(map[string]*user),
+		userGen:    make(map[string]uint64),
+		groups:     make(map[string]*group),
+		msgs:       make(map[string]*Message),
+		maxPending: maxPending,
+		keepDone:   keepDone,
+		now:        now,
+	}
+}
+
+// effect tells the observer what a committed record changed.
+type effect struct {
+	msg        *Message // a new message to fan out
+	recipients int
+	closeUser  string // a user whose streams must end (deleted or revoked)
+}
+
+// apply changes state by one record. It never fails: a record names only
+// things that existed when it was written, and whatever has gone since is
+// skipped, the same way at replay as live.
+func (s *state) apply(r *Record) effect {
+	if r.Seq > s.seq {
+		s.seq = r.Seq
+	}
+	var eff effect
+	switch r.Op {
+	case OpClientPut:
+		s.clients[r.ID] = &Client{ID: r.ID, Name: r.Name, Hash: r.Hash}
+	case OpClientDel:
+		if _, ok := s.clients[r.ID]; ok {
+			delete(s.clients, r.ID)
+			s.clientGen[r.ID]++
+		}
+	case OpUserPut:
+		s.putUser(r.ID, r.Groups)
+	case OpUserDel:
+		if s.deleteUser(r.ID) {
+			eff.closeUser = r.ID
+		}
+	case OpGroupPut:
+		g := s.groups[r.ID]
+		if g == nil {
+			g = &group{id: r.ID, members: make(map[string]struct{})}
+			s.groups[r.ID] = g
+		}
+		for _, uid := range r.Users {
+			if u := s.users[uid]; u != nil {
+				if _, in := g.members[uid]; !in {
+					g.members[uid] = struct{}{}
+					u.groups = insertSorted(u.groups, g.id)
+				}
+			}
+		}
+	case OpGroupDel:
+		if g := s.groups[r.ID]; g != nil {
+			for uid := range g.members {
+				if u := s.users[uid]; u != nil {
+					u.groups = removeSorted(u.groups, g.id)
+				}
+			}
+			delete(s.groups, r.ID)
+		}
+	case OpMsg:
+		eff.msg, eff.recipients = s.addMessage(r)
+	case OpAck:
+		s.ack(r.ID, r.User)
+	case OpRevoke:
+		s.userGen[r.User]++
+		eff.closeUser = r.User
+	case OpGen:
+		if r.Kind == "client" {
+			s.clientGen[r.User] = r.Gen
+		} else {
+			s.userGen[r.User] = r.Gen
+		}
+	case OpSnapshot:
+		if r.Upto > s.seq {
+			s.seq = r.Upto
+		}
+	}
+	return eff
+}
+
+func (s *state) putUser(id string, groups []string) {
+	u := s.users[id]
+	if u == nil {
+		u = &user{id: id}
+		s.users[id] = u
+	}
+	for _, gid := range u.groups {
+		if g := s.groups[gid]; g != nil {
+			delete(g.members, id)
+		}
+	}
+	u.groups = u.groups[:0]
+	for _, gid := range groups {
+		if g := s.groups[gid]; g != nil {
+			g.members[id] = struct{}{}
+			u.groups = insertSorted(u.groups, gid)
+		}
+	}
+}
+
+func (s *state) deleteUser(id string) bool {
+	u := s.users[id]
+	if u == nil {
+		return false
+	}
+	for _, gid := range u.groups {
+		if g := s.groups[gid]; g != nil {
+			delete(g.members, id)
+		}
+	}
+	for _, m := range u.pending {
+		if rc := m.recipient(id); rc != nil && !rc.Acked && !rc.Gone {
+			rc.Gone = true
+			s.closeCopy(m)
+		}
+	}
+	delete(s.users, id)
+	s.userGen[id]++
+	return true
+}
+
+func (s *state) addMessage(r *Record) (*Message, int) {
+	m := &Message{
+		ID:      r.ID,
+		Seq:     r.Seq,
+		Event:   r.Event,
+		Body:    r.Message,
+		Created: r.Created,
+		Expires: r.Expires,
+	}
+	if _, dup := s.msgs[r.ID]; dup || m.Expires <= s.now() {
+		// An expired message is dead on arrival at replay; a duplicate id
+		// cannot be written by this hub (ids are random) and is skipped.
+		return nil, 0
+	}
+	m.Recipients = make([]Recipient, 0, len(r.Users))
+	for _, uid := range r.Users {
+		if s.users[uid] == nil || m.recipient(uid) != nil {
+			continue
+		}
+		m.Recipients = append(m.Recipients, Recipient{User: uid})
+	}
+	if len(m.Recipients) == 0 {
+		return nil, 0
+	}
+	for _, a := range r.Acked {
+		if rc := m.recipient(a); rc != nil {
+			rc.Acked = true
+		}
+	}
+	s.msgs[m.ID] = m
+	for i := range m.Recipients {
+		rc := &m.Recipients[i]
+		if rc.Acked {
+			continue
+		}
+		m.open++
+		u := s.users[rc.User]
+		if s.maxPending > 0 && len(u.pending) >= s.maxPending {
+			// The oldest copy makes room: a bounded queue per user, like a
+			// mailbox, so one absent user cannot grow memory without end.
+			old := u.pending[0]
+			u.pending = slices.Delete(u.pending, 0, 1)
+			if orc := old.recipient(u.id); orc != nil {
+				orc.Gone = true
+			}
+			s.dropped++
+			s.closeCopy(old)
+		}
+		u.pending = append(u.pending, m)
+	}
+	if m.open == 0 {
+		s.complete(m)
+		return m, len(m.Recipients)
+	}
+	heap.Push(&s.expiry, m)
+	return m, len(m.Recipients)
+}
+
+// ack marks a user's copy acknowledged; it reports whether the user had
+// that copy at all (acknowledging twice is fine).
+func (s *state) ack(msgID, uid string) bool {
+	m := s.msgs[msgID]
+	if m == nil {
+		return false
+	}
+	rc := m.recipient(uid)
+	if rc == nil || rc.Gone {
+		return false
+	}
+	if rc.Acked {
+		return true
+	}
+	rc.Acked = true
+	if u := s.users[uid]; u != nil {
+		u.pending = removeMsg(u.pending, m)
+	}
+	s.closeCopy(m)
+	return true
+}
+
+// closeCopy accounts for one recipient leaving the open set.
+func (s *state) closeCopy(m *Message) {
+	m.open--
+	if m.open == 0 {
+		s.complete(m)
+	}
+}
+
+// complete keeps a finished message for status queries, up to keepDone of
+// them; older ones are forgotten.
+func (s *state) complete(m *Message) {
+	if s.keepDone <= 0 {
+		delete(s.msgs, m.ID)
+		return
+	}
+	s.done = append(s.done, m)
+	if len(s.done) > s.keepDone {
+		old := s.done[0]
+		s.done[0] = nil
+		s.done = s.done[1:]
+		if s.msgs[old.ID] == old && old.open == 0 {
+			delete(s.msgs, old.ID)
+		}
+	}
+}
+
+// expire drops every message whose ttl ran out by now and returns how many.
+func (s *state) expire(now int64) int {
+	n := 0
+	for len(s.expiry) > 0 && s.expiry[0].Expires <= now {
+		m := heap.Pop(&s.expiry).(*Message)
+		if m.open == 0 || s.msgs[m.ID] != m {
+			continue
+		}
+		for i := range m.Recipients {
+			rc := &m.Recipients[i]
+			if rc.Acked || rc.Gone {
+				continue
+			}
+			if u := s.users[rc.User]; u != nil {
+				u.pending = removeMsg(u.pending, m)
+			}
+		}
+		m.open = 0
+		delete(s.msgs, m.ID)
+		s.expired++
+		n++
+	}
+	return n
+}
+
+// nextExpiry is the earliest expiry still due, or 0.
+func (s *state) nextExpiry() int64 {
+	for len(s.expiry) > 0 {
+		m := s.expiry[0]
+		if m.open > 0 && s.msgs[m.ID] == m {
+			return m.Expires
+		}
+		heap.Pop(&s.expiry)
+	}
+	return 0
+}
+
+// live counts the records a snapshot of this state would hold; compaction
+// compares it with the records in the log.
+func (s *state) live() int {
+	n := len(s.clients) + len(s.users) + len(s.groups) + len(s.userGen) + len(s.clientGen)
+	return n + len(s.msgs) - len(s.done)
+}
+
+func (m *Message) recipient(uid string) *Recipient {
+	for i := range m.Recipients {
+		if m.Recipients[i].User == uid {
+			return &m.Recipients[i]
+		}
+	}
+	return nil
+}
+
+func insertSorted(list []string, v string) []string {
+	i, found := slices.BinarySearch(list, v)
+	if found {
+		return list
+	}
+	return slices.Insert(list, i, v)
+}
+
+func removeSorted(list []string, v string) []string {
+	if i, found := slices.BinarySearch(list, v); found {
+		return slices.Delete(list, i, i+1)
+	}
+	return list
+}
+
+// removeMsg deletes m from a seq-ordered pending list.
+func removeMsg(list []*Message, m *Message) []*Message {
+	i := sort.Search(len(list), func(i int) bool { return list[i].Seq >= m.Seq })
+	if i < len(list) && list[i] == m {
+		copy(list[i:], list[i+1:])
+		list[len(list)-1] = nil
+		return list[:len(list)-1]
+	}
+	return list
+}
+
+// expiryHeap orders open messages by expiry; entries of messages that
+// finished some other way are skipped when they surface.
+type expiryHeap []*Message
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].Expires < h[j].Expires }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(*Message)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	m := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return m
+}

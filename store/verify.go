@@ -1,0 +1,122 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Report is what Verify found in a data directory.
+type Report struct {
+	Path    string
+	Records int
+	LastSeq uint64
+	Bytes   int64 // size of the file
+	Good    int64 // bytes of intact records from the start
+	// Torn is set when the file ends in an incomplete record, which the
+	// hub cuts at start.
+	Torn error
+	// Corrupt is set when a damaged record has intact ones after it.
+	Corrupt *CorruptError
+	// MovedAside names the file that Repair moved the damaged rest to.
+	MovedAside string
+}
+
+// OK reports whether the log needs no repair.
+func (r Report) OK() bool { return r.Torn == nil && r.Corrupt == nil }
+
+// Verify checks the log in dir without changing it. With repair, it keeps
+// every record before the first damaged one and moves the rest of the file,
+// byte for byte, to a file beside it (never deleting it). Verify takes the
+// directory's lock, so it refuses to run while a hub uses the directory.
+func Verify(dir string, repair bool) (Report, error) {
+	lock, err := lockDir(dir)
+	if err != nil {
+		return Report{}, err
+	}
+	defer lock.Close()
+	path := filepath.Join(dir, LogName)
+	rep := Report{Path: path}
+	flag := os.O_RDONLY
+	if repair {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return rep, fmt.Errorf("store: verify: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return rep, err
+	}
+	rep.Bytes = fi.Size()
+	res, err := scanLog(f, path, nil)
+	var ce *CorruptError
+	switch {
+	case errors.As(err, &ce):
+		rep.Corrupt = ce
+		rep.Good = ce.Offset
+	case err != nil:
+		return rep, err
+	default:
+		rep.Torn, rep.Good = res.torn, res.good
+	}
+	rep.Records, rep.LastSeq = res.records, res.lastSeq
+	if !repair || rep.OK() {
+		return rep, nil
+	}
+	aside := fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+	out, err := os.OpenFile(aside, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return rep, fmt.Errorf("store: repair: %w", err)
+	}
+	if _, err := copyRange(out, f, rep.Good, rep.Bytes); err != nil {
+		out.Close()
+		return rep, fmt.Errorf("store: repair: copy damaged part aside: %w", err)
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return rep, fmt.Errorf("store: repair: %w", err)
+	}
+	out.Close()
+	if err := syncDir(dir); err != nil {
+		return rep, err
+	}
+	if err := f.Truncate(rep.Good); err != nil {
+		return rep, fmt.Errorf("store: repair: truncate: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return rep, fmt.Errorf("store: repair: %w", err)
+	}
+	rep.MovedAside = aside
+	return rep, nil
+}
+
+// CompactDir compacts the log of a directory no hub is using.
+func CompactDir(opts Options) (before, after int64, err error) {
+	s, err := Open(opts)
+	if err != nil {
+		return 0, 0, err
+	}
+	before = s.size.Load()
+	err = s.Compact()
+	after = s.size.Load()
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return before, after, err
+}
+
+// BackupDir writes a backup of a directory no hub is using.
+func BackupDir(dir string, w io.Writer, extra ...string) error {
+	s, err := Open(Options{Dir: dir, CompactMin: -1})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Backup(w, extra...)
+}
