@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"rtchub/api"
+	"rtchub/bench"
 	"rtchub/store"
 )
 
@@ -257,5 +259,35 @@ func backupCmd(ctx context.Context, args []string, getenv func(string) string, s
 }
 
 func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return errors.New("bench: not built yet")
+	var c bench.Config
+	fs := flag.NewFlagSet("rtchub bench", flag.ContinueOnError)
+	fs.StringVar(&c.API, "api", "http://127.0.0.1:4501", "hub API base URL")
+	fs.StringVar(&c.SSE, "sse", "http://127.0.0.1:4500", "hub SSE base URL")
+	fs.StringVar(&c.ClientID, "client-id", "", "application client id")
+	fs.StringVar(&c.ClientSecret, "client-secret", "", "application client secret")
+	fs.StringVar(&c.Scenario, "scenario", "broadcast", "broadcast (one group of all streams), unicast (each notify to one user), idle (hold streams)")
+	fs.IntVar(&c.Streams, "streams", 100, "streams to open, each its own user")
+	fs.IntVar(&c.Notifies, "notifies", 1000, "notifies to send")
+	fs.Float64Var(&c.Rate, "rate", 0, "notifies per second in all (0: as fast as the publishers go)")
+	fs.IntVar(&c.Publishers, "publishers", 16, "concurrent notifiers")
+	fs.DurationVar(&c.Hold, "hold", 10*time.Second, "idle: how long to hold the streams open")
+	fs.IntVar(&c.Stalled, "stalled", 0, "extra streams that connect and never read")
+	fs.IntVar(&c.PID, "pid", 0, "the hub's process id, to report its RSS per stream")
+	fs.DurationVar(&c.Timeout, "timeout", 5*time.Minute, "cap on the whole run")
+	fs.DurationVar(&c.Settle, "settle", 10*time.Second, "how long to wait for the last events after the last notify")
+	fs.BoolVar(&c.Keep, "keep", false, "keep the bench users (default: delete them, and their pending messages, at the end)")
+	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+		return err
+	}
+	if c.ClientID == "" {
+		c.ClientID = getenv("RTCHUB_CLIENT_ID")
+	}
+	if c.ClientSecret == "" {
+		c.ClientSecret = getenv("RTCHUB_CLIENT_SECRET")
+	}
+	res, err := bench.Run(ctx, c)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(res)
 }

@@ -152,4 +152,3 @@ func anyIntact(r io.Reader) bool {
 		}
 	}
 }
-
