@@ -42,6 +42,7 @@ type config struct {
 	ShutdownTimeout  time.Duration
 	ReadHeaderTimout time.Duration
 	IdleTimeout      time.Duration
+	Pprof            bool
 }
 
 func (c *config) flags(fs *flag.FlagSet) {
@@ -72,6 +73,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 5*time.Second, "how long shutdown waits for requests and stream writes")
 	fs.DurationVar(&c.ReadHeaderTimout, "read-header-timeout", 10*time.Second, "time allowed to read request headers, both listeners")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 120*time.Second, "keep-alive idle timeout, both listeners")
+	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go's /debug/pprof/ profiles on the API listener")
 }
 
 func (c *config) dataDirFlag(fs *flag.FlagSet) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +105,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MessageTTL: c.MessageTTL, MaxMessageTTL: c.MaxMessageTTL,
 		Metrics: api.Metrics(st, h, version),
 	})
+
+	if c.Pprof {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.Handle("/", apiHandler)
+		apiHandler = mux
+	}
 
 	apiLn, err := net.Listen("tcp", c.APIAddr)
 	if err != nil {

@@ -212,9 +212,20 @@ func (s *state) addMessage(r *Record) (*Message, int) {
 		return nil, 0
 	}
 	m.Recipients = make([]Recipient, 0, len(r.Users))
+	var seen map[string]struct{}
+	if len(r.Users) > 1 {
+		// Writers dedupe, but a record is outside input at replay.
+		seen = make(map[string]struct{}, len(r.Users))
+	}
 	for _, uid := range r.Users {
-		if s.users[uid] == nil || m.recipient(uid) != nil {
+		if s.users[uid] == nil {
 			continue
+		}
+		if seen != nil {
+			if _, dup := seen[uid]; dup {
+				continue
+			}
+			seen[uid] = struct{}{}
 		}
 		m.Recipients = append(m.Recipients, Recipient{User: uid})
 	}
