@@ -155,10 +155,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	// Stop accepting, let requests in flight finish, then end the streams
 	// (clients reconnect to the next hub and replay), then close the log.
-	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
-	defer cancel()
+	// Requests in flight get a second; connections that never sent one
+	// (Shutdown would wait 5 s for those) are closed after it.
+	grace := min(time.Second, c.ShutdownTimeout)
 	for _, srv := range servers {
-		srv.Shutdown(sctx)
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+		cancel()
 	}
 	h.Close(c.ShutdownTimeout / 2)
 	if err := st.Close(); err != nil {

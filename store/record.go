@@ -139,9 +139,8 @@ func decodeLine(line []byte, r *Record) error {
 	if err != nil {
 		return err
 	}
-	*r = Record{}
-	if err := json.Unmarshal(obj, r); err != nil {
-		return fmt.Errorf("bad JSON: %w", err)
+	if err := decodeRecord(obj, r); err != nil {
+		return err
 	}
 	if r.Op == "" {
 		return errors.New("record has no op")

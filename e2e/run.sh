@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# End-to-end interop tests: builds the hub, then runs the node:test files in
+# e2e/ against it (npm eventsource v2 + current major, and Debian's Chromium).
+# Usage: bash e2e/run.sh [test files...]   (default: all e2e/*.test.mjs)
+# RTCHUB_BIN=/path/to/binary skips the build and tests that binary instead.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+
+if [ ! -d e2e/node_modules ]; then
+  if [ -f e2e/package-lock.json ]; then
+    (cd e2e && npm ci --no-audit --no-fund)
+  else
+    (cd e2e && npm install --no-audit --no-fund)
+  fi
+fi
+
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "run.sh: ${CHROMIUM_PATH:-/usr/bin/chromium} is missing and we cannot apt-get install chromium (not root)" >&2
+    exit 1
+  fi
+fi
+
+if [ -z "${RTCHUB_BIN:-}" ]; then
+  mkdir -p e2e/.bin
+  go build -o e2e/.bin/rtchub .
+  export RTCHUB_BIN="$root/e2e/.bin/rtchub"
+fi
+
+cd e2e
+if [ "$#" -eq 0 ]; then
+  set -- eventsource.test.mjs browser.test.mjs
+fi
+exec node --test --test-concurrency=1 --test-reporter=spec "$@"

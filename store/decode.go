@@ -1,0 +1,412 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+)
+
+// Replay decodes every record at start, so decoding is the replay's main
+// cost. fastDecode parses the lines this package writes (and any JSON of
+// the same shape) without reflection; whatever it does not handle plainly
+// — escapes or non-ASCII in a string field, a value of an unexpected type —
+// it leaves to encoding/json, which then has the last word.
+func decodeRecord(obj []byte, r *Record) error {
+	*r = Record{}
+	if fastDecode(obj, r) {
+		return nil
+	}
+	*r = Record{}
+	if err := json.Unmarshal(obj, r); err != nil {
+		return fmt.Errorf("bad JSON: %w", err)
+	}
+	return nil
+}
+
+type parser struct {
+	b []byte
+	i int
+}
+
+func fastDecode(b []byte, r *Record) bool {
+	p := parser{b: b}
+	p.ws()
+	if !p.lit('{') {
+		return false
+	}
+	p.ws()
+	if p.lit('}') {
+		return p.end()
+	}
+	for {
+		p.ws()
+		key, ok := p.rawStr()
+		if !ok {
+			return false
+		}
+		p.ws()
+		if !p.lit(':') {
+			return false
+		}
+		p.ws()
+		switch string(key) {
+		case "seq":
+			r.Seq, ok = p.uint()
+		case "op":
+			var s []byte
+			s, ok = p.rawStr()
+			r.Op = internOp(s)
+		case "id":
+			r.ID, ok = p.str()
+		case "name":
+			r.Name, ok = p.str()
+		case "hash":
+			r.Hash, ok = p.str()
+		case "event":
+			var s []byte
+			s, ok = p.rawStr()
+			if string(s) == "message" {
+				r.Event = "message"
+			} else {
+				r.Event = string(s)
+			}
+		case "user":
+			r.User, ok = p.str()
+		case "kind":
+			r.Kind, ok = p.str()
+		case "crc":
+			r.CRC, ok = p.str()
+		case "groups":
+			r.Groups, ok = p.strs()
+		case "users":
+			r.Users, ok = p.strs()
+		case "acked":
+			r.Acked, ok = p.strs()
+		case "message":
+			start := p.i
+			if ok = p.skipValue(0); ok {
+				r.Message = append(json.RawMessage(nil), b[start:p.i]...)
+			}
+		case "created":
+			r.Created, ok = p.int()
+		case "expires":
+			r.Expires, ok = p.int()
+		case "gen":
+			r.Gen, ok = p.uint()
+		case "upto":
+			r.Upto, ok = p.uint()
+		default:
+			// encoding/json matches keys case-insensitively and ignores
+			// unknown ones; let it decide.
+			return false
+		}
+		if !ok {
+			return false
+		}
+		p.ws()
+		if p.lit(',') {
+			continue
+		}
+		if p.lit('}') {
+			return p.end()
+		}
+		return false
+	}
+}
+
+func internOp(s []byte) string {
+	switch string(s) {
+	case OpMsg:
+		return OpMsg
+	case OpAck:
+		return OpAck
+	case OpUserPut:
+		return OpUserPut
+	case OpUserDel:
+		return OpUserDel
+	case OpGroupPut:
+		return OpGroupPut
+	case OpGroupDel:
+		return OpGroupDel
+	case OpClientPut:
+		return OpClientPut
+	case OpClientDel:
+		return OpClientDel
+	case OpRevoke:
+		return OpRevoke
+	case OpSnapshot:
+		return OpSnapshot
+	case OpGen:
+		return OpGen
+	}
+	return string(s)
+}
+
+func (p *parser) end() bool {
+	p.ws()
+	return p.i == len(p.b)
+}
+
+func (p *parser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) lit(c byte) bool {
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// rawStr reads a string of plain printable ASCII: no escapes, nothing
+// that encoding/json would rewrite. Anything else is left to it.
+func (p *parser) rawStr() ([]byte, bool) {
+	if !p.lit('"') {
+		return nil, false
+	}
+	start := p.i
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			s := p.b[start:p.i]
+			p.i++
+			return s, true
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return nil, false
+		}
+		p.i++
+	}
+	return nil, false
+}
+
+func (p *parser) str() (string, bool) {
+	s, ok := p.rawStr()
+	return string(s), ok
+}
+
+func (p *parser) strs() ([]string, bool) {
+	if p.i+4 <= len(p.b) && string(p.b[p.i:p.i+4]) == "null" {
+		p.i += 4
+		return nil, true
+	}
+	if !p.lit('[') {
+		return nil, false
+	}
+	var out []string
+	p.ws()
+	if p.lit(']') {
+		return []string{}, true
+	}
+	for {
+		p.ws()
+		s, ok := p.str()
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+		p.ws()
+		if p.lit(',') {
+			continue
+		}
+		if p.lit(']') {
+			return out, true
+		}
+		return nil, false
+	}
+}
+
+// digits reads a run of ASCII digits with an optional minus sign, as a
+// JSON integer without fraction or exponent.
+func (p *parser) digits(neg bool) ([]byte, bool) {
+	start := p.i
+	if neg {
+		p.lit('-')
+	}
+	d := p.i
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+	}
+	n := p.i - d
+	if n == 0 || (n > 1 && p.b[d] == '0') {
+		return nil, false
+	}
+	if p.i < len(p.b) && (p.b[p.i] == '.' || p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		return nil, false
+	}
+	return p.b[start:p.i], true
+}
+
+func (p *parser) uint() (uint64, bool) {
+	d, ok := p.digits(false)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(d), 10, 64)
+	return v, err == nil
+}
+
+func (p *parser) int() (int64, bool) {
+	d, ok := p.digits(true)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(d), 10, 64)
+	return v, err == nil
+}
+
+// skipValue steps over one JSON value, checking its grammar.
+func (p *parser) skipValue(depth int) bool {
+	if depth > 1000 || p.i >= len(p.b) {
+		return false
+	}
+	switch c := p.b[p.i]; {
+	case c == '"':
+		return p.skipString()
+	case c == '{':
+		p.i++
+		p.ws()
+		if p.lit('}') {
+			return true
+		}
+		for {
+			p.ws()
+			if !p.skipString() {
+				return false
+			}
+			p.ws()
+			if !p.lit(':') {
+				return false
+			}
+			p.ws()
+			if !p.skipValue(depth + 1) {
+				return false
+			}
+			p.ws()
+			if p.lit(',') {
+				continue
+			}
+			return p.lit('}')
+		}
+	case c == '[':
+		p.i++
+		p.ws()
+		if p.lit(']') {
+			return true
+		}
+		for {
+			p.ws()
+			if !p.skipValue(depth + 1) {
+				return false
+			}
+			p.ws()
+			if p.lit(',') {
+				continue
+			}
+			return p.lit(']')
+		}
+	case c == 't':
+		return p.word("true")
+	case c == 'f':
+		return p.word("false")
+	case c == 'n':
+		return p.word("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.skipNumber()
+	}
+	return false
+}
+
+func (p *parser) word(w string) bool {
+	if p.i+len(w) <= len(p.b) && string(p.b[p.i:p.i+len(w)]) == w {
+		p.i += len(w)
+		return true
+	}
+	return false
+}
+
+func (p *parser) skipString() bool {
+	if !p.lit('"') {
+		return false
+	}
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			p.i++
+			if p.i >= len(p.b) {
+				return false
+			}
+			switch p.b[p.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				p.i++
+			case 'u':
+				if p.i+5 > len(p.b) {
+					return false
+				}
+				for _, h := range p.b[p.i+1 : p.i+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return false
+					}
+				}
+				p.i += 5
+			default:
+				return false
+			}
+		case c >= 0x80:
+			// Leave non-ASCII text to encoding/json, which checks UTF-8
+			// the same way everywhere.
+			return false
+		default:
+			p.i++
+		}
+	}
+	return false
+}
+
+func (p *parser) skipNumber() bool {
+	p.lit('-')
+	start := p.i
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+	}
+	if n := p.i - start; n == 0 || (n > 1 && p.b[start] == '0') {
+		return false
+	}
+	if p.lit('.') {
+		s := p.i
+		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+			p.i++
+		}
+		if p.i == s {
+			return false
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if !p.lit('+') {
+			p.lit('-')
+		}
+		s := p.i
+		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+			p.i++
+		}
+		if p.i == s {
+			return false
+		}
+	}
+	return true
+}
