@@ -80,6 +80,7 @@ func (s *Store) compact() error {
 	}
 	end += caught
 	var pause time.Duration
+	var newRecords int
 	err = s.inWriter(func() error {
 		t0 := time.Now()
 		defer func() { pause = time.Since(t0) }()
@@ -111,6 +112,7 @@ func (s *Store) compact() error {
 		}
 		s.file = tmp
 		s.records = records + tail.n
+		newRecords = s.records
 		s.size.Store(fi.Size())
 		s.Metrics.LogBytes.Store(fi.Size())
 		return nil
@@ -119,7 +121,7 @@ func (s *Store) compact() error {
 		return err
 	}
 	s.Metrics.Compactions.Add(1)
-	s.log.Info("store: log compacted", "records", s.records, "bytes", s.size.Load(),
+	s.log.Info("store: log compacted", "records", newRecords, "bytes", s.size.Load(),
 		"took", time.Since(start).Round(time.Millisecond).String(), "writer_paused", pause.String())
 	return nil
 }

@@ -75,7 +75,8 @@ func fastDecode(b []byte, r *Record) bool {
 		case "kind":
 			r.Kind, ok = p.str()
 		case "crc":
-			r.CRC, ok = p.str()
+			// Checked by the framing already; not kept.
+			_, ok = p.rawStr()
 		case "groups":
 			r.Groups, ok = p.strs()
 		case "users":

@@ -42,6 +42,7 @@ func FuzzDecodeRecord(f *testing.F) {
 
 // normalize maps the spellings of "no list" that mean the same to a record.
 func normalize(r Record) Record {
+	r.CRC = "" // the framing checks it; the fast path does not keep it
 	if len(r.Users) == 0 {
 		r.Users = nil
 	}

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestCompactUnderLoad compacts repeatedly while writers notify and
+// acknowledge, then reopens the log: every message answered and not
+// acknowledged must be pending, every acknowledged one gone, and nothing
+// else there.
+func TestCompactUnderLoad(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, Fsync: FsyncNever, CompactMin: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const writers, perWriter = 8, 150
+	for w := range writers {
+		if _, _, err := s.PutUser(ctx, fmt.Sprintf("u%d", w), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	open := map[string]string{} // message id -> user
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			user := fmt.Sprintf("u%d", w)
+			for i := range perWriter {
+				rc, err := s.Notify(ctx, Notification{Users: []string{user}, Event: "message", Body: []byte(`{"i":1}`), TTL: time.Hour})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i%3 == 0 {
+					if err := s.Ack(ctx, rc.ID, user); err != nil {
+						t.Error(err)
+						return
+					}
+					continue
+				}
+				mu.Lock()
+				open[rc.ID] = user
+				mu.Unlock()
+			}
+		})
+	}
+	done := make(chan struct{})
+	compactions := 0
+	go func() {
+		defer close(done)
+		for {
+			if err := s.Compact(); err != nil {
+				t.Error(err)
+				return
+			}
+			compactions++
+			select {
+			case <-time.After(2 * time.Millisecond):
+			default:
+			}
+			mu.Lock()
+			n := len(open)
+			mu.Unlock()
+			if n >= writers*perWriter*2/3 {
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	<-done
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if compactions < 2 {
+		t.Fatalf("only %d compactions ran", compactions)
+	}
+	s, err = Open(Options{Dir: dir, Fsync: FsyncNever, CompactMin: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got := map[string]string{}
+	for w := range writers {
+		user := fmt.Sprintf("u%d", w)
+		var last uint64
+		if err := s.Subscribe(user, 0, 0, func(p []*Message) {
+			for _, m := range p {
+				if m.Seq <= last {
+					t.Errorf("%s: pending out of order: %d after %d", user, m.Seq, last)
+				}
+				last = m.Seq
+				got[m.ID] = user
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != len(open) {
+		t.Errorf("after %d compactions and a reopen: %d pending, want %d", compactions, len(got), len(open))
+	}
+	for id, u := range open {
+		if got[id] != u {
+			t.Errorf("message %s for %s lost", id, u)
+		}
+	}
+}
