@@ -42,7 +42,12 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 	err := dec.Decode(v)
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("trailing data after the JSON object")
+			var mbe *http.MaxBytesError
+			if errors.As(terr, &mbe) {
+				err = terr
+			} else {
+				err = errors.New("trailing data after the JSON object")
+			}
 		}
 	}
 	if err == nil {
@@ -81,7 +86,9 @@ func kindName(k string) string {
 		return "a string"
 	case "struct", "map":
 		return "an object"
-	case "int", "int64", "uint64", "float64":
+	case "int", "int64", "uint64":
+		return "a whole number"
+	case "float64":
 		return "a number"
 	}
 	return "of another type"

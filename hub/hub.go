@@ -183,10 +183,26 @@ func (s *Stream) Start(conn net.Conn, prelude []byte, marks []*atomic.Bool) erro
 	s.live = true
 	if len(s.q) > 0 && !s.scheduled {
 		s.scheduled = true
-		h.work <- s
+		h.schedule(s)
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// schedule hands s to the writers. The queue holds every open stream at
+// once, so it does not fill; should closed streams still queued crowd it
+// while new ones open, the hand-off waits on a goroutine, never here.
+func (h *Hub) schedule(s *Stream) {
+	select {
+	case h.work <- s:
+	default:
+		go func() {
+			select {
+			case h.work <- s:
+			case <-h.stop:
+			}
+		}()
+	}
 }
 
 // Send queues a pre-encoded frame on every stream of user. b is shared and
@@ -246,7 +262,7 @@ func (s *Stream) enqueue(it item) {
 	s.q = append(s.q, it)
 	if s.live && !s.scheduled {
 		s.scheduled = true
-		s.h.work <- s
+		s.h.schedule(s)
 	}
 	s.mu.Unlock()
 }
@@ -324,7 +340,14 @@ func (h *Hub) flush(s *Stream, buf []byte) []byte {
 	}
 	items := s.q
 	s.q = nil
-	s.active = true
+	for _, it := range items {
+		if it.mark != nil {
+			// A message went out: no ping due. Pings themselves do not
+			// count, or every other ping would be skipped.
+			s.active = true
+			break
+		}
+	}
 	s.mu.Unlock()
 
 	for _, it := range items {
@@ -364,7 +387,7 @@ func (h *Hub) flush(s *Stream, buf []byte) []byte {
 		return buf
 	}
 	if len(s.q) > 0 {
-		h.work <- s
+		h.schedule(s)
 	} else {
 		s.scheduled = false
 	}

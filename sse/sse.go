@@ -154,9 +154,12 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Access-Control-Allow-Origin", "*")
 			return
 		}
+	}
+	// The answer depends on the origin: caches must keep them apart.
+	w.Header().Add("Vary", "Origin")
+	for _, o := range s.cfg.CORSOrigins {
 		if origin != "" && o == origin {
 			w.Header().Set("Access-Control-Allow-Origin", origin)
-			w.Header().Add("Vary", "Origin")
 			return
 		}
 	}
@@ -175,6 +178,15 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	s.cors(w, r)
 	claims, ok := s.userToken(w, r)
 	if !ok {
+		return
+	}
+	if r.Method == http.MethodHead {
+		// What a GET would answer, without opening a stream.
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	last := r.Header.Get("Last-Event-ID")

@@ -27,6 +27,10 @@ const (
 	OpSnapshot = "snapshot"
 	// OpGen restores a revocation generation in a snapshot.
 	OpGen = "gen"
+	// OpMark carries nothing but a seq: `verify --repair` appends one with
+	// the highest seq of what it moved aside, so seqs that clients may have
+	// seen are never handed out again.
+	OpMark = "mark"
 )
 
 // Record is one log entry. Fields are shared between operations to keep
@@ -66,16 +70,20 @@ var (
 )
 
 // encodeBody marshals r without seq or crc: the part a caller can prepare
-// before the writer assigns the seq.
+// before the writer assigns the seq. HTML characters are not escaped, so a
+// replayed message is byte for byte the one that was sent.
 func encodeBody(r *Record) ([]byte, error) {
 	seq := r.Seq
 	r.Seq, r.CRC = 0, ""
-	b, err := json.Marshal(r)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(r)
 	r.Seq = seq
 	if err != nil {
 		return nil, fmt.Errorf("store: encode %s record: %w", r.Op, err)
 	}
-	return b, nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
 // appendLine frames body (from encodeBody) as one log line with seq and a
@@ -123,11 +131,9 @@ func checkLine(line []byte) ([]byte, error) {
 	if line[0] != '{' || !bytes.HasPrefix(suffix, []byte(`,"crc":"`)) || !bytes.HasSuffix(suffix, []byte(`"}`)) {
 		return nil, errFrame
 	}
-	want, err := strconv.ParseUint(string(suffix[8:16]), 16, 32)
-	if err != nil {
-		return nil, errFrame
-	}
-	if crc32.Checksum(line[:cut], castagnoli) != uint32(want) {
+	var want [8]byte
+	appendHex32(want[:0], crc32.Checksum(line[:cut], castagnoli))
+	if string(suffix[8:16]) != string(want[:]) {
 		return nil, errChecksum
 	}
 	return line, nil

@@ -125,7 +125,9 @@ func checkOrder(r *Record, off int64, inSnapshot *bool, snapUpto, last *uint64) 
 			*last = *snapUpto
 		}
 	}
-	if r.Seq <= *last {
+	// The writer hands out seqs without gaps, so a gap is a lost record;
+	// only a mark may jump ahead.
+	if r.Seq != *last+1 && (r.Op != OpMark || r.Seq <= *last) {
 		return fmt.Errorf("seq %d does not follow %d", r.Seq, *last)
 	}
 	*last = r.Seq

@@ -42,7 +42,9 @@ func (s *state) snapshot(emit func(*Record) error) error {
 	now := s.now()
 	open := make([]*Message, 0, len(s.msgs))
 	for _, m := range s.msgs {
-		if m.open > 0 && m.Expires > now {
+		// Open messages, and the acknowledged ones kept for status
+		// queries (KeepAcked), which replay files as done again.
+		if m.Expires > now {
 			open = append(open, m)
 		}
 	}

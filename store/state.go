@@ -152,6 +152,8 @@ func (s *state) apply(r *Record) effect {
 		if r.Upto > s.seq {
 			s.seq = r.Upto
 		}
+	case OpMark:
+		// Only moves seq on (done above).
 	}
 	return eff
 }
@@ -206,11 +208,13 @@ func (s *state) addMessage(r *Record) (*Message, int) {
 		Created: r.Created,
 		Expires: r.Expires,
 	}
-	if _, dup := s.msgs[r.ID]; dup || m.Expires <= s.now() {
-		// An expired message is dead on arrival at replay; a duplicate id
-		// cannot be written by this hub (ids are random) and is skipped.
+	if _, dup := s.msgs[r.ID]; dup {
+		// Ids are random: a duplicate cannot come from this hub.
 		return nil, 0
 	}
+	// A message that has expired by replay time is still added here and
+	// swept by expire: its arrival may have pushed an older copy out of a
+	// full queue, and replay must end where the live run did.
 	m.Recipients = make([]Recipient, 0, len(r.Users))
 	var seen map[string]struct{}
 	if len(r.Users) > 1 {
@@ -354,8 +358,7 @@ func (s *state) nextExpiry() int64 {
 // live counts the records a snapshot of this state would hold; compaction
 // compares it with the records in the log.
 func (s *state) live() int {
-	n := len(s.clients) + len(s.users) + len(s.groups) + len(s.userGen) + len(s.clientGen)
-	return n + len(s.msgs) - len(s.done)
+	return len(s.clients) + len(s.users) + len(s.groups) + len(s.userGen) + len(s.clientGen) + len(s.msgs)
 }
 
 func (m *Message) recipient(uid string) *Recipient {

@@ -117,6 +117,7 @@ type Store struct {
 
 	size       atomic.Int64
 	compacting atomic.Bool
+	bg         sync.WaitGroup // background compaction
 	compactMu  sync.Mutex // one compaction or backup at a time
 
 	Metrics Metrics
@@ -253,6 +254,7 @@ func (s *Store) Close() error {
 	s.closing.Do(func() {
 		close(s.quit)
 		<-s.stopped
+		s.bg.Wait() // a compaction sees quit and stops
 		if s.broken == nil {
 			err = s.file.Sync()
 		}
@@ -371,7 +373,10 @@ func (s *Store) armExpiry() {
 		return
 	}
 	s.expAt = next
-	s.expT.Reset(time.Until(time.UnixMilli(next)) + time.Millisecond)
+	// Measured on the store's clock, and bounded: a far-off expiry must not
+	// overflow, and a clock behind the wall must not fire in a loop.
+	d := time.Duration(next-s.nowMilli())*time.Millisecond + time.Millisecond
+	s.expT.Reset(min(max(d, time.Millisecond), time.Hour))
 }
 
 // commit writes, syncs and applies one batch, then answers its callers.
@@ -417,21 +422,22 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	}
 	live := s.st.live()
 	s.mu.Unlock()
+	// Count before answering, so a caller sees its own append in the metrics.
+	s.Metrics.Appends.Add(uint64(len(batch)))
+	s.Metrics.Batches.Add(1)
 	for _, r := range batch {
 		close(r.done)
 	}
 	if earliest != 0 && (s.expAt == 0 || earliest < s.expAt) {
 		s.armExpiry()
 	}
-	s.Metrics.Appends.Add(uint64(len(batch)))
-	s.Metrics.Batches.Add(1)
 	if s.opts.CompactMin > 0 && s.records > s.opts.CompactMin && s.records > 4*live && s.compacting.CompareAndSwap(false, true) {
-		go func() {
+		s.bg.Go(func() {
 			defer s.compacting.Store(false)
 			if err := s.compact(); err != nil && !errors.Is(err, ErrClosed) {
 				s.log.Error("store: compaction failed", "err", err)
 			}
-		}()
+		})
 	}
 	return buf
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -86,14 +87,47 @@ func Verify(dir string, repair bool) (Report, error) {
 	if err := syncDir(dir); err != nil {
 		return rep, err
 	}
+	// Seqs in the damaged part may have reached clients (as SSE ids); a
+	// mark keeps the next append above all of them.
+	high := highestSeq(io.NewSectionReader(f, rep.Good, rep.Bytes-rep.Good))
 	if err := f.Truncate(rep.Good); err != nil {
 		return rep, fmt.Errorf("store: repair: truncate: %w", err)
+	}
+	if high > rep.LastSeq {
+		body, err := encodeBody(&Record{Op: OpMark})
+		if err != nil {
+			return rep, err
+		}
+		if _, err := f.WriteAt(appendLine(nil, high, body), rep.Good); err != nil {
+			return rep, fmt.Errorf("store: repair: write seq mark: %w", err)
+		}
+		rep.LastSeq = high
 	}
 	if err := f.Sync(); err != nil {
 		return rep, fmt.Errorf("store: repair: %w", err)
 	}
 	rep.MovedAside = aside
 	return rep, nil
+}
+
+// highestSeq is the highest seq among the intact records in r.
+func highestSeq(r io.Reader) uint64 {
+	var high uint64
+	br := bufio.NewReaderSize(r, 1<<16)
+	var rec Record
+	for {
+		line, err := br.ReadSlice('\n')
+		for err == bufio.ErrBufferFull {
+			_, err = br.ReadSlice('\n')
+			line = nil
+		}
+		if line != nil && decodeLine(line, &rec) == nil {
+			high = max(high, rec.Seq, rec.Upto)
+		}
+		if err != nil {
+			return high
+		}
+	}
 }
 
 // CompactDir compacts the log of a directory no hub is using.

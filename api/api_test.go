@@ -1,0 +1,804 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"rtchub/api"
+	"rtchub/auth"
+)
+
+func TestDecodeJSONErrors(t *testing.T) {
+	e := newEnv(t, func(c *api.Config) { c.MaxBody = 512 })
+	big := `{"id":"g","users":["` + strings.Repeat("u", 600) + `"]}`
+	tests := []struct {
+		name, body string
+		code       int
+		msg        string // substring of the error
+	}{
+		{"ok", `{"id":"g1"}`, 201, ""},
+		{"ok trailing whitespace", "{\"id\":\"g2\"} \r\n\t ", 201, ""},
+		{"empty body", ``, 400, "empty"},
+		{"whitespace only", " \n ", 400, "empty"},
+		{"malformed", `{"id":`, 400, "not valid JSON"},
+		{"malformed token", `{"id":"g",}`, 400, "not valid JSON"},
+		{"not json", `id=g`, 400, "not valid JSON"},
+		{"trailing object", `{"id":"g3"}{"id":"g4"}`, 400, "trailing data"},
+		{"trailing garbage", `{"id":"g3"} x`, 400, "trailing data"},
+		{"trailing bracket", `{"id":"g3"}]`, 400, "trailing data"},
+		{"unknown field", `{"id":"g3","colour":"red"}`, 400, `unknown field "colour"`},
+		{"wrong type string", `{"id":5}`, 400, `"id" must be a string`},
+		{"wrong type array", `{"id":"g3","users":"u1"}`, 400, `"users" must be an array`},
+		{"array body", `["g3"]`, 400, "must be a JSON object"},
+		{"string body", `"g3"`, 400, "must be a JSON object"},
+		{"number body", `3`, 400, "must be a JSON object"},
+		{"oversize", big, 413, "larger than 512 bytes"},
+		{"oversize whitespace", `{"id":"g3"` + strings.Repeat(" ", 600) + `}`, 413, "larger than 512"},
+		// Valid JSON whose only fault is its size: SPEC "413 for a body over
+		// the request limit".
+		{"oversize trailing whitespace", `{"id":"g3"}` + strings.Repeat(" ", 600), 413, "larger than 512"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do("POST", "/api/group", tc.body, "Content-Type", "application/json")
+			if r.code != tc.code {
+				t.Fatalf("status %d, want %d; body %q", r.code, tc.code, r.body)
+			}
+			if tc.msg == "" {
+				return
+			}
+			if msg := r.errorMsg(t); !strings.Contains(msg, tc.msg) {
+				t.Errorf("error %q does not say %q", msg, tc.msg)
+			}
+		})
+	}
+	// Nothing was created by a refused body.
+	if _, ok := e.st.Group("g3"); ok {
+		t.Error("a refused body created group g3")
+	}
+	if _, ok := e.st.Group("g4"); ok {
+		t.Error("a refused body created group g4")
+	}
+}
+
+func TestValidID(t *testing.T) {
+	tests := []struct {
+		id   string
+		want bool
+	}{
+		{"a", true},
+		{"user-1", true},
+		{"First.Last_2@example.org", true},
+		{"0", true},
+		{strings.Repeat("x", 128), true},
+		{"", false},
+		{strings.Repeat("x", 129), false},
+		{"a b", false},
+		{"a/b", false},
+		{"a:b", false},
+		{"a\nb", false},
+		{"a\x00", false},
+		{"é", false},
+		{"a+b", false},
+		{"../etc", false},
+		{"..", true}, // only the alphabet is checked
+		{"%41", false},
+	}
+	for _, tc := range tests {
+		if got := api.ValidID(tc.id); got != tc.want {
+			t.Errorf("ValidID(%q) = %v, want %v", tc.id, got, tc.want)
+		}
+	}
+}
+
+func TestValidEvent(t *testing.T) {
+	tests := []struct {
+		ev   string
+		want bool
+	}{
+		{"message", true},
+		{"chat.new", true},
+		{"ns:event-1_x", true},
+		{strings.Repeat("e", 64), true},
+		{"", false},
+		{strings.Repeat("e", 65), false},
+		{"a b", false},
+		{"a\nb", false},
+		{"a\rb", false},
+		{"a@b", false},
+		{"a/b", false},
+		{"é", false},
+		{"data:\n", false},
+	}
+	for _, tc := range tests {
+		if got := api.ValidEvent(tc.ev); got != tc.want {
+			t.Errorf("ValidEvent(%q) = %v, want %v", tc.ev, got, tc.want)
+		}
+	}
+}
+
+func TestNotifyRequestValidate(t *testing.T) {
+	const maxMsg = 32
+	defTTL, maxTTL := 7*24*time.Hour, 30*24*time.Hour
+	maxSec := int64(maxTTL / time.Second)
+	tests := []struct {
+		name   string
+		body   string
+		errSub string // "" means valid
+		users  []string
+		groups []string
+		msg    string
+		event  string
+		ttl    time.Duration
+	}{
+		{name: "users", body: `{"users":["u1","u2"],"message":{"a":1}}`, users: []string{"u1", "u2"}, msg: `{"a":1}`, event: "message", ttl: defTTL},
+		{name: "ids spelling", body: `{"ids":["u1"],"message":"hi"}`, users: []string{"u1"}, msg: `"hi"`, event: "message", ttl: defTTL},
+		{name: "users and ids", body: `{"users":["u1"],"ids":["u2"],"message":1}`, users: []string{"u1", "u2"}, msg: `1`, event: "message", ttl: defTTL},
+		{name: "payload spelling", body: `{"users":["u1"],"payload":[1,2]}`, users: []string{"u1"}, msg: `[1,2]`, event: "message", ttl: defTTL},
+		{name: "groups only", body: `{"groups":["g1"],"message":true}`, groups: []string{"g1"}, msg: `true`, event: "message", ttl: defTTL},
+		{name: "null message", body: `{"users":["u1"],"message":null}`, users: []string{"u1"}, msg: `null`, event: "message", ttl: defTTL},
+		{name: "compacted", body: `{"users":["u1"],"message":{ "a" : [ 1 , 2 ] ,
+			"b" : "x y" }}`, users: []string{"u1"}, msg: `{"a":[1,2],"b":"x y"}`, event: "message", ttl: defTTL},
+		{name: "compacts under the limit", body: `{"users":["u1"],"message":{  "k"  :  "` + strings.Repeat("v", 20) + `"  }}`, users: []string{"u1"}, msg: `{"k":"` + strings.Repeat("v", 20) + `"}`, event: "message", ttl: defTTL},
+		{name: "exactly the limit", body: `{"users":["u1"],"message":"` + strings.Repeat("v", maxMsg-2) + `"}`, users: []string{"u1"}, msg: `"` + strings.Repeat("v", maxMsg-2) + `"`, event: "message", ttl: defTTL},
+		{name: "event", body: `{"users":["u1"],"message":1,"event":"chat.new"}`, users: []string{"u1"}, msg: `1`, event: "chat.new", ttl: defTTL},
+		{name: "empty event is message", body: `{"users":["u1"],"message":1,"event":""}`, users: []string{"u1"}, msg: `1`, event: "message", ttl: defTTL},
+		{name: "ttl 1", body: `{"users":["u1"],"message":1,"ttl":1}`, users: []string{"u1"}, msg: `1`, event: "message", ttl: time.Second},
+		{name: "ttl max", body: fmt.Sprintf(`{"users":["u1"],"message":1,"ttl":%d}`, maxSec), users: []string{"u1"}, msg: `1`, event: "message", ttl: maxTTL},
+		{name: "ttl null is default", body: `{"users":["u1"],"message":1,"ttl":null}`, users: []string{"u1"}, msg: `1`, event: "message", ttl: defTTL},
+
+		{name: "no recipients", body: `{"message":1}`, errSub: "no recipients"},
+		{name: "empty lists", body: `{"users":[],"groups":[],"ids":[],"message":1}`, errSub: "no recipients"},
+		{name: "bad user id", body: `{"users":["u 1"],"message":1}`, errSub: "invalid user id"},
+		{name: "bad ids id", body: `{"ids":["u1",""],"message":1}`, errSub: "invalid user id"},
+		{name: "bad group id", body: `{"groups":["g/1"],"message":1}`, errSub: "invalid group id"},
+		{name: "message missing", body: `{"users":["u1"]}`, errSub: `"message" is required`},
+		{name: "message and payload", body: `{"users":["u1"],"message":1,"payload":2}`, errSub: "not both"},
+		{name: "too big", body: `{"users":["u1"],"message":"` + strings.Repeat("v", maxMsg-1) + `"}`, errSub: "larger than 32 bytes"},
+		{name: "bad event", body: `{"users":["u1"],"message":1,"event":"a b"}`, errSub: "invalid event name"},
+		{name: "event with newline", body: `{"users":["u1"],"message":1,"event":"a\ndata: x"}`, errSub: "invalid event name"},
+		{name: "long event", body: `{"users":["u1"],"message":1,"event":"` + strings.Repeat("e", 65) + `"}`, errSub: "invalid event name"},
+		{name: "ttl 0", body: `{"users":["u1"],"message":1,"ttl":0}`, errSub: "ttl must be from 1"},
+		{name: "ttl negative", body: `{"users":["u1"],"message":1,"ttl":-5}`, errSub: "ttl must be from 1"},
+		{name: "ttl over max", body: fmt.Sprintf(`{"users":["u1"],"message":1,"ttl":%d}`, maxSec+1), errSub: "ttl must be from 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var req api.NotifyRequest
+			if err := json.Unmarshal([]byte(tc.body), &req); err != nil {
+				t.Fatalf("test body: %v", err)
+			}
+			n, msg := req.Validate(maxMsg, defTTL, maxTTL)
+			if tc.errSub != "" {
+				if msg == "" || !strings.Contains(msg, tc.errSub) {
+					t.Fatalf("Validate = %q, want an error containing %q", msg, tc.errSub)
+				}
+				return
+			}
+			if msg != "" {
+				t.Fatalf("Validate refused a valid request: %q", msg)
+			}
+			if !slices.Equal(n.Users, tc.users) && !(len(n.Users) == 0 && len(tc.users) == 0) {
+				t.Errorf("Users = %q, want %q", n.Users, tc.users)
+			}
+			if !slices.Equal(n.Groups, tc.groups) && !(len(n.Groups) == 0 && len(tc.groups) == 0) {
+				t.Errorf("Groups = %q, want %q", n.Groups, tc.groups)
+			}
+			if string(n.Body) != tc.msg {
+				t.Errorf("Body = %s, want %s", n.Body, tc.msg)
+			}
+			if n.Event != tc.event {
+				t.Errorf("Event = %q, want %q", n.Event, tc.event)
+			}
+			if n.TTL != tc.ttl {
+				t.Errorf("TTL = %v, want %v", n.TTL, tc.ttl)
+			}
+		})
+	}
+
+	// Invalid JSON handed in directly (not through the decoder).
+	req := api.NotifyRequest{Users: []string{"u1"}, Message: json.RawMessage(`{"a":`)}
+	if _, msg := req.Validate(maxMsg, defTTL, maxTTL); !strings.Contains(msg, "not valid JSON") {
+		t.Errorf("Validate of broken JSON = %q", msg)
+	}
+}
+
+func TestUnknownRoutesAndMethods(t *testing.T) {
+	e := newEnv(t, nil)
+	tests := []struct {
+		method, path string
+		code         int
+		allow        []string
+	}{
+		{"GET", "/", 404, nil},
+		{"GET", "/nope", 404, nil},
+		{"GET", "/api/nope", 404, nil},
+		{"GET", "/api/user/u1/nope", 404, nil},
+		{"POST", "/api/message", 404, nil},
+		{"DELETE", "/api/group", 405, []string{"GET", "POST"}},
+		{"PUT", "/api/user/u1", 405, []string{"GET", "DELETE"}},
+		{"GET", "/api/auth/token", 405, []string{"POST"}},
+		{"POST", "/healthz", 405, []string{"GET"}},
+		{"DELETE", "/metrics", 405, []string{"GET"}},
+		{"GET", "/api/message/notify", 200 /* it is a message id */, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			r := e.do(tc.method, tc.path, "")
+			if tc.code == 200 {
+				// GET /api/message/notify looks up message "notify".
+				if r.code != 404 || !strings.Contains(r.errorMsg(t), "unknown message") {
+					t.Fatalf("GET /api/message/notify: %d %q", r.code, r.body)
+				}
+				return
+			}
+			if r.code != tc.code {
+				t.Fatalf("status %d, want %d; body %q", r.code, tc.code, r.body)
+			}
+			msg := r.errorMsg(t)
+			if tc.code == 404 && !strings.Contains(msg, "no such route") {
+				t.Errorf("404 message %q", msg)
+			}
+			if tc.code == 405 {
+				allow := r.header.Get("Allow")
+				for _, m := range tc.allow {
+					if !strings.Contains(allow, m) {
+						t.Errorf("Allow %q lacks %s", allow, m)
+					}
+				}
+				if strings.Contains(allow, tc.method) {
+					t.Errorf("Allow %q contains the refused method", allow)
+				}
+			}
+		})
+	}
+}
+
+func TestRecover(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /boom", func(w http.ResponseWriter, r *http.Request) { panic("kaboom") })
+	mux.HandleFunc("GET /late", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTeapot)
+		w.Write([]byte("partial"))
+		panic("after the header")
+	})
+	mux.HandleFunc("GET /abort", func(w http.ResponseWriter, r *http.Request) { panic(http.ErrAbortHandler) })
+	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) { api.WriteJSON(w, 200, map[string]int{"n": 1}) })
+	srv := httptest.NewServer(api.Recover(slog.New(slog.DiscardHandler), mux))
+	t.Cleanup(srv.Close)
+	get := func(path string) (resp, error) {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			return resp{}, err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return resp{res.StatusCode, res.Header, b}, err
+	}
+
+	r, err := get("/boom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.code != 500 {
+		t.Fatalf("panic: status %d, want 500; body %q", r.code, r.body)
+	}
+	if msg := r.errorMsg(t); strings.Contains(msg, "kaboom") || strings.Contains(string(r.body), "goroutine") {
+		t.Errorf("500 body leaks the panic: %q", r.body)
+	}
+
+	// After the header is out the status stays; the server keeps serving.
+	if r, _ := get("/late"); r.code != http.StatusTeapot {
+		t.Errorf("/late: status %d", r.code)
+	}
+	if _, err := get("/abort"); err == nil {
+		t.Errorf("ErrAbortHandler: the response completed, want an aborted connection")
+	}
+	if r, err := get("/ok"); err != nil || r.code != 200 || strings.TrimSpace(string(r.body)) != `{"n":1}` {
+		t.Errorf("/ok after panics: %v %d %q", err, r.code, r.body)
+	}
+	if r, _ := get("/missing"); r.code != 404 || !strings.Contains(r.errorMsg(t), "no such route") {
+		t.Errorf("/missing: %d %q", r.code, r.body)
+	}
+	req, _ := http.NewRequest("POST", srv.URL+"/ok", nil)
+	if r := doReq(t, req); r.code != 405 || r.header.Get("Allow") == "" {
+		t.Errorf("POST /ok: %d Allow=%q %q", r.code, r.header.Get("Allow"), r.body)
+	} else {
+		r.errorMsg(t)
+	}
+}
+
+var (
+	promName   = `[a-zA-Z_:][a-zA-Z0-9_:]*`
+	promLabel  = `[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*"`
+	promSample = regexp.MustCompile(`^(` + promName + `)(\{(?:` + promLabel + `(?:,` + promLabel + `)*,?)?\})? ([-+]?(?:[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?|NaN|Inf))( -?[0-9]+)?$`)
+	promHelp   = regexp.MustCompile(`^# HELP (` + promName + `) .+$`)
+	promType   = regexp.MustCompile(`^# TYPE (` + promName + `) (counter|gauge|histogram|summary|untyped)$`)
+)
+
+// parseProm checks the Prometheus text format and returns the samples.
+func parseProm(t *testing.T, text string) map[string]float64 {
+	t.Helper()
+	if !strings.HasSuffix(text, "\n") {
+		t.Errorf("exposition does not end with a newline")
+	}
+	types := map[string]string{}
+	helped := map[string]bool{}
+	sampled := map[string]bool{}
+	out := map[string]float64{}
+	family := func(name string) string {
+		for _, suf := range []string{"_bucket", "_sum", "_count"} {
+			if base, ok := strings.CutSuffix(name, suf); ok && types[base] == "histogram" {
+				return base
+			}
+		}
+		return name
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		switch {
+		case line == "":
+			t.Errorf("line %d: empty line", i+1)
+		case strings.HasPrefix(line, "# HELP "):
+			m := promHelp.FindStringSubmatch(line)
+			if m == nil {
+				t.Errorf("line %d: bad HELP: %q", i+1, line)
+				continue
+			}
+			if helped[m[1]] || sampled[m[1]] {
+				t.Errorf("line %d: HELP for %s repeated or after its samples", i+1, m[1])
+			}
+			helped[m[1]] = true
+		case strings.HasPrefix(line, "# TYPE "):
+			m := promType.FindStringSubmatch(line)
+			if m == nil {
+				t.Errorf("line %d: bad TYPE: %q", i+1, line)
+				continue
+			}
+			if _, dup := types[m[1]]; dup || sampled[m[1]] {
+				t.Errorf("line %d: TYPE for %s repeated or after its samples", i+1, m[1])
+			}
+			types[m[1]] = m[2]
+		case strings.HasPrefix(line, "#"):
+		default:
+			m := promSample.FindStringSubmatch(line)
+			if m == nil {
+				t.Errorf("line %d: not `name{labels} value`: %q", i+1, line)
+				continue
+			}
+			fam := family(m[1])
+			if types[fam] == "" || !helped[fam] {
+				t.Errorf("line %d: sample of %s before its HELP and TYPE", i+1, fam)
+			}
+			sampled[fam] = true
+			v, err := strconv.ParseFloat(m[3], 64)
+			if err != nil {
+				t.Errorf("line %d: value %q: %v", i+1, m[3], err)
+			}
+			out[m[1]+m[2]] = v
+		}
+	}
+	return out
+}
+
+func TestMetricsPrometheusText(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	e.st.PutUser(ctx, "u1", nil)
+	e.st.PutGroup(ctx, "g1", []string{"u1"})
+	r := e.do("POST", "/api/message/notify", `{"users":["u1"],"message":{"x":1}}`)
+	e.mustStatus(r, 202, "notify")
+
+	r = e.do("GET", "/metrics", "", "Authorization", "")
+	e.mustStatus(r, 200, "GET /metrics without a token")
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") || !strings.Contains(ct, "version=0.0.4") {
+		t.Errorf("Content-Type %q", ct)
+	}
+	samples := parseProm(t, string(r.body))
+	for name, want := range map[string]float64{
+		"rtchub_users":             1,
+		"rtchub_groups":            1,
+		"rtchub_clients":           1,
+		"rtchub_messages_open":     1,
+		"rtchub_pending_copies":    1,
+		"rtchub_streams_open":      0,
+		"rtchub_log_seq":           float64(e.st.Stats().Seq),
+		"rtchub_log_appends_total": 4,
+	} {
+		if got, ok := samples[name]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	for _, name := range []string{"rtchub_streams_opened_total", "rtchub_streams_cut_total", "rtchub_events_delivered_total", "rtchub_pings_total", "rtchub_log_bytes", "rtchub_fsync_seconds_sum", "rtchub_fsync_seconds_count"} {
+		if _, ok := samples[name]; !ok {
+			t.Errorf("metric %s missing", name)
+		}
+	}
+	if samples["rtchub_log_bytes"] <= 0 {
+		t.Errorf("rtchub_log_bytes = %v", samples["rtchub_log_bytes"])
+	}
+	// The histogram's buckets are cumulative and end at +Inf == _count.
+	prev := -1.0
+	n := 0
+	for k, v := range samples {
+		if strings.HasPrefix(k, "rtchub_fsync_seconds_bucket") {
+			n++
+			_ = v
+		}
+	}
+	if n < 2 {
+		t.Fatalf("fsync histogram has %d buckets", n)
+	}
+	for _, line := range strings.Split(string(r.body), "\n") {
+		if strings.HasPrefix(line, "rtchub_fsync_seconds_bucket") {
+			v, _ := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			if v < prev {
+				t.Errorf("bucket %q below the previous one (%v)", line, prev)
+			}
+			prev = v
+		}
+	}
+	if inf := samples[`rtchub_fsync_seconds_bucket{le="+Inf"}`]; inf != samples["rtchub_fsync_seconds_count"] {
+		t.Errorf("+Inf bucket %v != count %v", inf, samples["rtchub_fsync_seconds_count"])
+	}
+	if !strings.Contains(string(r.body), `rtchub_build_info{version="v-test",`) {
+		t.Errorf("build info lacks the version: %q", r.body)
+	}
+}
+
+func TestAuthTokenExchangeAndBearer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	// A real bcrypt hash at the lowest cost keeps the test quick under
+	// -race; the handler's comparison is the real one. (Unknown ids are
+	// compared against a dummy hash at the default cost.)
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret-s3cret-s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.PutClient(ctx, "shop", "Shop", string(hash)); err != nil {
+		t.Fatal(err)
+	}
+	post := func(body string) resp {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/api/auth/token", strings.NewReader(body))
+		return doReq(t, req)
+	}
+	r := post(`{"client_id":"shop","client_secret":"s3cret-s3cret-s3cret"}`)
+	e.mustStatus(r, 200, "token exchange")
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		Type        string `json:"type"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	r.json(t, &tok)
+	if tok.AccessToken == "" || tok.Type != "Bearer" || tok.ExpiresIn != 3600 {
+		t.Fatalf("token response %s", r.body)
+	}
+	wrong := post(`{"client_id":"shop","client_secret":"nope"}`)
+	unknown := post(`{"client_id":"nobody","client_secret":"s3cret-s3cret-s3cret"}`)
+	for _, r := range []resp{wrong, unknown} {
+		if r.code != 400 || r.errorMsg(t) != "Invalid client credentials" {
+			t.Errorf("bad credentials: %d %q", r.code, r.body)
+		}
+	}
+	if r := post(`{"client_id":"shop"`); r.code != 400 {
+		t.Errorf("malformed body: %d", r.code)
+	}
+
+	// The access token works as a Bearer token (any case of "Bearer").
+	e.token = tok.AccessToken
+	e.mustStatus(e.do("GET", "/api/user", ""), 200, "GET /api/user with the new token")
+	r = e.do("GET", "/api/user", "", "Authorization", "bearer "+tok.AccessToken)
+	e.mustStatus(r, 200, "lower-case bearer")
+
+	now := time.Now()
+	_, gen, _ := e.st.Client("shop")
+	unauthorized := map[string]string{
+		"no header":  "",
+		"basic":      "Basic c2hvcDpzM2NyZXQ=",
+		"malformed":  "Bearer not-a-token",
+		"wrong kind": "Bearer " + e.signer.Sign(auth.Claims{Kind: auth.KindUser, Subject: "shop", Gen: gen, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}),
+		"expired":    "Bearer " + e.signer.Sign(auth.Claims{Kind: auth.KindClient, Subject: "shop", Gen: gen, IssuedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)}),
+		"other key":  "Bearer " + newSigner(t).Sign(auth.Claims{Kind: auth.KindClient, Subject: "shop", Gen: gen, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}),
+		"unknown":    "Bearer " + e.signer.Sign(auth.Claims{Kind: auth.KindClient, Subject: "ghost", Gen: 0, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}),
+	}
+	for name, h := range unauthorized {
+		r := e.do("GET", "/api/user", "", "Authorization", h)
+		if r.code != 401 {
+			t.Errorf("%s: status %d, want 401", name, r.code)
+			continue
+		}
+		if !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("%s: WWW-Authenticate %q", name, r.header.Get("WWW-Authenticate"))
+		}
+		r.errorMsg(t)
+	}
+
+	// Removing the client ends its tokens, also after it is created again.
+	if err := e.st.RemoveClient(ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do("GET", "/api/user", ""); r.code != 401 {
+		t.Errorf("token of a removed client: %d", r.code)
+	}
+	if _, err := e.st.PutClient(ctx, "shop", "Shop", "x"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do("GET", "/api/user", ""); r.code != 401 {
+		t.Errorf("token of a removed and re-created client: %d", r.code)
+	}
+}
+
+func TestUsersAndGroups(t *testing.T) {
+	e := newEnv(t, nil)
+	e.mustStatus(e.do("POST", "/api/user", `{"id":"u1","groups":["nope"]}`), 404, "user in unknown group")
+	e.mustStatus(e.do("POST", "/api/group", `{"id":"g1"}`), 201, "create g1")
+	e.mustStatus(e.do("POST", "/api/group", `{"id":"g1"}`), 200, "create g1 again")
+	r := e.do("POST", "/api/user", `{"id":"u2","groups":["g1"]}`)
+	e.mustStatus(r, 201, "create u2")
+	var u struct {
+		ID      string   `json:"id"`
+		Groups  []string `json:"groups"`
+		Online  *int     `json:"online"`
+		Pending *int     `json:"pending"`
+	}
+	r.json(t, &u)
+	if u.ID != "u2" || !slices.Equal(u.Groups, []string{"g1"}) || u.Online == nil || u.Pending == nil {
+		t.Errorf("created user %s", r.body)
+	}
+	e.mustStatus(e.do("POST", "/api/user", `{"id":"u1"}`), 201, "create u1")
+	r = e.do("POST", "/api/user", `{"id":"u1"}`)
+	e.mustStatus(r, 200, "create u1 again")
+	if !strings.Contains(string(r.body), `"groups":[]`) {
+		t.Errorf("groups of a user in none: %s (want [])", r.body)
+	}
+	e.mustStatus(e.do("POST", "/api/user", `{"id":"bad id"}`), 400, "invalid user id")
+	e.mustStatus(e.do("POST", "/api/group", `{"id":"g2","users":["u1","ghost"]}`), 404, "group with unknown user")
+	if _, ok := e.st.Group("g2"); ok {
+		t.Error("g2 created although a member was unknown")
+	}
+
+	// Groups are replaced on a second POST; members are added to a group.
+	e.mustStatus(e.do("POST", "/api/group", `{"id":"g9","users":["u1"]}`), 201, "create g9")
+	r = e.do("POST", "/api/user", `{"id":"u1","groups":["g1"]}`)
+	e.mustStatus(r, 200, "move u1 to g1")
+	if !strings.Contains(string(r.body), `"groups":["g1"]`) {
+		t.Errorf("u1's groups not replaced: %s", r.body)
+	}
+	e.mustStatus(e.do("POST", "/api/group", `{"id":"g1","users":["u1"]}`), 200, "add to g1")
+	if got := compact(t, string(e.do("GET", "/api/group/g1", "").body)); got != `{"id":"g1","users":["u1","u2"]}` {
+		t.Errorf("g1 after adding u1: %s", got)
+	}
+	e.mustStatus(e.do("POST", "/api/user", `{"id":"u1"}`), 200, "u1 in no group")
+	e.mustStatus(e.do("DELETE", "/api/group/g9", ""), 204, "delete g9")
+
+	// online counts the user's open streams.
+	st1, err := e.hub.Attach("u2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do("GET", "/api/user/u2", ""); !strings.Contains(string(r.body), `"online":1`) {
+		t.Errorf("u2 with a stream: %s", r.body)
+	}
+	st1.Close()
+
+	r = e.do("GET", "/api/user", "")
+	e.mustStatus(r, 200, "list users")
+	var list []struct {
+		ID string `json:"id"`
+	}
+	r.json(t, &list)
+	if len(list) != 2 || list[0].ID != "u1" || list[1].ID != "u2" {
+		t.Errorf("users not sorted by id: %s", r.body)
+	}
+	r = e.do("GET", "/api/user?group=g1", "")
+	r.json(t, &list)
+	if len(list) != 1 || list[0].ID != "u2" {
+		t.Errorf("?group=g1: %s", r.body)
+	}
+	e.mustStatus(e.do("GET", "/api/user?group=ghost", ""), 404, "?group=unknown")
+	e.mustStatus(e.do("GET", "/api/user?group=a%20b", ""), 400, "?group=invalid")
+
+	r = e.do("GET", "/api/group", "")
+	e.mustStatus(r, 200, "list groups")
+	if got := compact(t, string(r.body)); got != `[{"id":"g1","members":1}]` {
+		t.Errorf("groups: %s", got)
+	}
+	r = e.do("GET", "/api/group/g1", "")
+	if got := compact(t, string(r.body)); got != `{"id":"g1","users":["u2"]}` {
+		t.Errorf("group g1: %s", got)
+	}
+	e.mustStatus(e.do("GET", "/api/group/ghost", ""), 404, "unknown group")
+	e.mustStatus(e.do("GET", "/api/user/ghost", ""), 404, "unknown user")
+	if msg := e.do("GET", "/api/user/ghost", "").errorMsg(t); msg != "unknown user: ghost" {
+		t.Errorf("404 message %q", msg)
+	}
+
+	e.mustStatus(e.do("DELETE", "/api/group/g1", ""), 204, "delete g1")
+	r = e.do("GET", "/api/user/u2", "")
+	e.mustStatus(r, 200, "u2 after its group went")
+	if !strings.Contains(string(r.body), `"groups":[]`) {
+		t.Errorf("u2 still in a deleted group: %s", r.body)
+	}
+	e.mustStatus(e.do("DELETE", "/api/group/g1", ""), 404, "delete g1 again")
+	e.mustStatus(e.do("DELETE", "/api/user/u2", ""), 204, "delete u2")
+	e.mustStatus(e.do("DELETE", "/api/user/u2", ""), 404, "delete u2 again")
+	e.mustStatus(e.do("POST", "/api/user/u2/revoke", ""), 404, "revoke unknown")
+	e.mustStatus(e.do("POST", "/api/user/u1/revoke", ""), 204, "revoke u1")
+}
+
+func TestUserToken(t *testing.T) {
+	e := newEnv(t, nil)
+	e.st.PutUser(context.Background(), "u1", nil)
+	r := e.do("GET", "/api/user/u1/token", "")
+	e.mustStatus(r, 200, "user token")
+	var tok struct {
+		Token     string `json:"token"`
+		Type      string `json:"type"`
+		ExpiresIn int64  `json:"expires_in"`
+	}
+	r.json(t, &tok)
+	if tok.Type != "Bearer" || tok.ExpiresIn != 86400 {
+		t.Errorf("token response %s", r.body)
+	}
+	c, err := e.signer.Verify(tok.Token, auth.KindUser, time.Now())
+	if err != nil || c.Subject != "u1" {
+		t.Fatalf("user token: %+v %v", c, err)
+	}
+	r = e.do("GET", "/api/user/u1/token?ttl=60", "")
+	r.json(t, &tok)
+	if tok.ExpiresIn != 60 {
+		t.Errorf("?ttl=60: %s", r.body)
+	}
+	for _, ttl := range []string{"0", "-1", "abc", "1.5", strconv.Itoa(30*24*3600 + 1)} {
+		e.mustStatus(e.do("GET", "/api/user/u1/token?ttl="+ttl, ""), 400, "ttl="+ttl)
+	}
+	e.mustStatus(e.do("GET", "/api/user/u1/token?ttl="+strconv.Itoa(30*24*3600), ""), 200, "max ttl")
+	e.mustStatus(e.do("GET", "/api/user/ghost/token", ""), 404, "token of unknown user")
+}
+
+func TestNotifyAndAcknowledge(t *testing.T) {
+	e := newEnv(t, func(c *api.Config) { c.MaxMessage = 64; c.MaxBody = 1024 })
+	ctx := context.Background()
+	for _, u := range []string{"u1", "u2", "u3"} {
+		e.st.PutUser(ctx, u, nil)
+	}
+	e.st.PutGroup(ctx, "g1", []string{"u2", "u3"})
+	e.st.PutGroup(ctx, "empty", nil)
+
+	type receipt struct {
+		ID         string `json:"id"`
+		Seq        uint64 `json:"seq"`
+		Recipients int    `json:"recipients"`
+	}
+	r := e.do("POST", "/api/message/notify", `{"users":["u1","u2","u1"],"groups":["g1"],"message":{ "text" : "hi" },"event":"chat","ttl":60}`)
+	e.mustStatus(r, 202, "notify")
+	var rc receipt
+	r.json(t, &rc)
+	if rc.ID == "" || rc.Seq == 0 || rc.Recipients != 3 {
+		t.Fatalf("receipt %s: want 3 recipients (union, each once)", r.body)
+	}
+	r = e.do("POST", "/api/message/notify", `{"ids":["u1"],"payload":[1]}`)
+	e.mustStatus(r, 202, "notify with ids/payload")
+	var rc2 receipt
+	r.json(t, &rc2)
+	if rc2.Seq <= rc.Seq || rc2.Recipients != 1 {
+		t.Errorf("second receipt %s after seq %d", r.body, rc.Seq)
+	}
+
+	seq := e.st.Stats().Seq
+	for _, tc := range []struct {
+		body string
+		code int
+		msg  string
+	}{
+		{`{"users":["u1","ghost"],"message":1}`, 404, "unknown user: ghost"},
+		{`{"users":["u1"],"groups":["nog"],"message":1}`, 404, "unknown group: nog"},
+		{`{"groups":["empty"],"message":1}`, 400, "no recipients"},
+		{`{"message":1}`, 400, "no recipients"},
+		{`{"users":["u1"]}`, 400, "required"},
+		{`{"users":["u1"],"message":1,"payload":1}`, 400, "not both"},
+		{`{"users":["u1"],"message":"` + strings.Repeat("m", 70) + `"}`, 400, "larger than 64 bytes"},
+		{`{"users":["u1"],"message":"` + strings.Repeat("m", 1100) + `"}`, 413, "larger than 1024 bytes"},
+		{`{"users":["u1"],"message":1,"ttl":0}`, 400, "ttl"},
+		{`{"users":["u1"],"message":1,"ttl":"60"}`, 400, "ttl"},
+		{`{"users":["u1"],"message":1,"event":"a b"}`, 400, "event"},
+		{`{"users":["u1"],"message":1,"extra":1}`, 400, "unknown field"},
+		{`{"users":["u1"],"message":{"a":}}`, 400, "not valid JSON"},
+	} {
+		r := e.do("POST", "/api/message/notify", tc.body)
+		if r.code != tc.code || !strings.Contains(r.errorMsg(t), tc.msg) {
+			t.Errorf("notify %.60s: %d %q, want %d with %q", tc.body, r.code, r.body, tc.code, tc.msg)
+		}
+	}
+	if got := e.st.Stats().Seq; got != seq {
+		t.Errorf("refused notifies wrote %d records", got-seq)
+	}
+
+	r = e.do("GET", "/api/message/"+rc.ID, "")
+	e.mustStatus(r, 200, "get message")
+	var m api.MessageJSON
+	r.json(t, &m)
+	if m.ID != rc.ID || m.Seq != rc.Seq || m.Event != "chat" || string(m.Message) != `{"text":"hi"}` || len(m.Recipients) != 3 {
+		t.Fatalf("message %s", r.body)
+	}
+	created, err1 := time.Parse(time.RFC3339, m.CreatedAt)
+	expires, err2 := time.Parse(time.RFC3339, m.ExpiresAt)
+	if err1 != nil || err2 != nil || expires.Sub(created) != time.Minute {
+		t.Errorf("created_at %q expires_at %q (%v %v): want RFC 3339, 60 s apart", m.CreatedAt, m.ExpiresAt, err1, err2)
+	}
+	for _, rcp := range m.Recipients {
+		if rcp.Delivered || rcp.Acknowledged {
+			t.Errorf("fresh copy %+v", rcp)
+		}
+	}
+
+	ack := func(body string) resp { return e.do("POST", "/api/message/acknowledge", body) }
+	e.mustStatus(ack(`{"message_id":"`+rc.ID+`","user_id":"u2"}`), 204, "ack")
+	e.mustStatus(ack(`{"message_id":"`+rc.ID+`","user_id":"u2"}`), 204, "ack twice")
+	e.mustStatus(ack(`{"message_id":"`+rc2.ID+`","user_id":"u2"}`), 404, "ack of a copy the user does not have")
+	e.mustStatus(ack(`{"message_id":"nope","user_id":"u2"}`), 404, "ack of unknown message")
+	e.mustStatus(ack(`{"message_id":"","user_id":"u2"}`), 400, "ack without id")
+	e.mustStatus(ack(`{"message_id":"`+rc.ID+`","user_id":"bad id"}`), 400, "ack with bad user id")
+	r = e.do("GET", "/api/message/"+rc.ID, "")
+	r.json(t, &m)
+	for _, rcp := range m.Recipients {
+		if rcp.Acknowledged != (rcp.UserID == "u2") {
+			t.Errorf("after ack by u2: %+v", rcp)
+		}
+	}
+	r = e.do("GET", "/api/user/u1", "")
+	if !strings.Contains(string(r.body), `"pending":2`) {
+		t.Errorf("u1 pending: %s", r.body)
+	}
+	e.mustStatus(e.do("GET", "/api/message/nope", ""), 404, "unknown message")
+}
+
+func TestHealthz(t *testing.T) {
+	e := newEnv(t, nil)
+	r := e.do("GET", "/healthz", "", "Authorization", "")
+	if r.code != 200 || compact(t, string(r.body)) != `{"status":"ok"}` {
+		t.Errorf("healthz: %d %s", r.code, r.body)
+	}
+	e.st.Close()
+	r = e.do("GET", "/healthz", "", "Authorization", "")
+	if r.code != 503 || !strings.Contains(r.errorMsg(t), "not writable") {
+		t.Errorf("healthz after the store closed: %d %s, want 503", r.code, r.body)
+	}
+	r = e.do("POST", "/api/user", `{"id":"late"}`)
+	if r.code != 503 {
+		t.Errorf("write after the store closed: %d %s, want 503", r.code, r.body)
+	}
+	r.errorMsg(t)
+}
+
+// Errors are one clear sentence of JSON whatever the route.
+func TestErrorsAreJSON(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, c := range [][3]string{
+		{"GET", "/api/user/bad%20id", ""},
+		{"POST", "/api/user", "{"},
+		{"POST", "/api/message/acknowledge", `{"message_id":"x","user_id":"u"}`},
+		{"GET", "/api/group/%2e%2e", ""},
+	} {
+		r := e.do(c[0], c[1], c[2])
+		if r.code < 400 {
+			t.Errorf("%s %s: %d", c[0], c[1], r.code)
+			continue
+		}
+		r.errorMsg(t)
+	}
+}

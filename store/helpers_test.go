@@ -1,0 +1,310 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestMain removes the log that BenchmarkReplay1M caches across its runs.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if replayCache.dir != "" {
+		os.RemoveAll(replayCache.dir)
+	}
+	os.Exit(code)
+}
+
+var bg = context.Background()
+
+// fakeBase is in the future on purpose: the store's expiry timer waits in
+// real time until a message's expiry on the fake clock, so with fake times
+// ahead of the wall clock it never fires during a test and expiry happens
+// only where a test makes it happen (replay, Subscribe's filter).
+var fakeBase = time.Date(2090, 1, 1, 0, 0, 0, 0, time.UTC)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock { return &fakeClock{t: fakeBase} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// logBuf collects a slog text handler's output; the writer goroutine may
+// log while a test reads.
+type logBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newTestLogger() (*slog.Logger, *logBuf) {
+	buf := &logBuf{}
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+// testOptions are quick options for tests where durability is not the
+// point: no fsync per batch, no automatic compaction, a fake clock.
+func testOptions(dir string, clk *fakeClock) Options {
+	if clk == nil {
+		clk = newClock()
+	}
+	return Options{Dir: dir, Fsync: FsyncNever, CompactMin: -1, Now: clk.Now}
+}
+
+func mustOpen(tb testing.TB, opts Options) *Store {
+	tb.Helper()
+	s, err := Open(opts)
+	if err != nil {
+		tb.Fatalf("Open(%s): %v", opts.Dir, err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustClose(tb testing.TB, s *Store) {
+	tb.Helper()
+	if err := s.Close(); err != nil {
+		tb.Fatalf("Close: %v", err)
+	}
+}
+
+// reopen closes s and opens its directory again.
+func reopen(tb testing.TB, s *Store, opts Options) *Store {
+	tb.Helper()
+	mustClose(tb, s)
+	return mustOpen(tb, opts)
+}
+
+func readFile(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(tb testing.TB, path string, data []byte) {
+	tb.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func logPath(dir string) string { return filepath.Join(dir, LogName) }
+
+// lineEnds returns the offset just past each newline of data.
+func lineEnds(data []byte) []int {
+	var ends []int
+	for i, c := range data {
+		if c == '\n' {
+			ends = append(ends, i+1)
+		}
+	}
+	return ends
+}
+
+// lineSeqs decodes every complete line of an intact log and returns seqs.
+func lineSeqs(tb testing.TB, data []byte) []uint64 {
+	tb.Helper()
+	var seqs []uint64
+	start := 0
+	for _, end := range lineEnds(data) {
+		var r Record
+		if err := decodeLine(data[start:end], &r); err != nil {
+			tb.Fatalf("line at byte %d: %v", start, err)
+		}
+		seqs = append(seqs, r.Seq)
+		start = end
+	}
+	return seqs
+}
+
+// frame builds a log from records, as the writer would frame them.
+func frame(tb testing.TB, recs ...Record) []byte {
+	tb.Helper()
+	var out []byte
+	for i := range recs {
+		body, err := encodeBody(&recs[i])
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = appendLine(out, recs[i].Seq, body)
+	}
+	return out
+}
+
+// checkIntact fails unless data is a log of intact records only, and
+// returns how many.
+func checkIntact(tb testing.TB, data []byte) int {
+	tb.Helper()
+	res, err := scanLog(bytes.NewReader(data), "log", nil)
+	if err != nil {
+		tb.Fatalf("log is not intact: %v", err)
+	}
+	if res.torn != nil || res.good != int64(len(data)) {
+		tb.Fatalf("log is not intact: %d of %d bytes good, tail: %v", res.good, len(data), res.torn)
+	}
+	return res.records
+}
+
+// stateDump is what the public API shows of a store, for comparing a store
+// before and after a restart, compaction or backup.
+type stateDump struct {
+	Stats    Stats
+	Users    []UserInfo
+	Groups   []GroupInfo
+	Clients  []Client
+	Gens     map[string]string         // user id -> "gen=N exists=B"
+	Pending  map[string][]string       // user id -> "seq:id" as Subscribe shows them
+	Messages map[string]*messageDigest // nil when the message is not known
+}
+
+type messageDigest struct {
+	Seq        uint64
+	Event      string
+	Body       string
+	Created    time.Time
+	Expires    time.Time
+	Recipients []RecipientInfo
+}
+
+// dumpState reads the state through the public API. userIDs name users to
+// ask for generations (also deleted ones); msgIDs name messages to look up.
+func dumpState(tb testing.TB, s *Store, userIDs, msgIDs []string) stateDump {
+	tb.Helper()
+	d := stateDump{
+		Stats:    s.Stats(),
+		Clients:  s.Clients(),
+		Gens:     map[string]string{},
+		Pending:  map[string][]string{},
+		Messages: map[string]*messageDigest{},
+	}
+	users, err := s.Users("")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d.Users = users
+	for _, g := range s.Groups() {
+		gi, ok := s.Group(g.ID)
+		if !ok {
+			tb.Fatalf("group %s listed but not found", g.ID)
+		}
+		d.Groups = append(d.Groups, gi)
+	}
+	for _, id := range userIDs {
+		gen, exists := s.UserGen(id)
+		d.Gens[id] = fmt.Sprintf("gen=%d exists=%v", gen, exists)
+	}
+	for _, u := range users {
+		gen, _ := s.UserGen(u.ID)
+		var list []string
+		if err := s.Subscribe(u.ID, gen, 0, func(p []*Message) {
+			for _, m := range p {
+				list = append(list, fmt.Sprintf("%d:%s", m.Seq, m.ID))
+			}
+		}); err != nil {
+			tb.Fatalf("Subscribe(%s): %v", u.ID, err)
+		}
+		d.Pending[u.ID] = list
+	}
+	for _, id := range msgIDs {
+		mi, ok := s.Message(id)
+		if !ok {
+			d.Messages[id] = nil
+			continue
+		}
+		md := &messageDigest{Seq: mi.Seq, Event: mi.Event, Body: string(mi.Body), Created: mi.Created, Expires: mi.Expires}
+		for _, rc := range mi.Recipients {
+			rc.Delivered = false // not kept in the log
+			md.Recipients = append(md.Recipients, rc)
+		}
+		d.Messages[id] = md
+	}
+	return d
+}
+
+func (d stateDump) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "stats %+v\n", d.Stats)
+	for _, u := range d.Users {
+		fmt.Fprintf(&b, "user %s groups=%v pending=%d %v\n", u.ID, u.Groups, u.Pending, d.Pending[u.ID])
+	}
+	for _, g := range d.Groups {
+		fmt.Fprintf(&b, "group %s %v\n", g.ID, g.Users)
+	}
+	for _, c := range d.Clients {
+		fmt.Fprintf(&b, "client %+v\n", c)
+	}
+	for id, g := range d.Gens {
+		fmt.Fprintf(&b, "gen %s %s\n", id, g)
+	}
+	for id, m := range d.Messages {
+		if m == nil {
+			fmt.Fprintf(&b, "msg %s: none\n", id)
+		} else {
+			fmt.Fprintf(&b, "msg %s: %+v\n", id, *m)
+		}
+	}
+	return b.String()
+}
+
+func sameState(tb testing.TB, what string, want, got stateDump) {
+	tb.Helper()
+	if !reflect.DeepEqual(want, got) {
+		tb.Fatalf("%s: state differs\nwant:\n%s\ngot:\n%s", what, want, got)
+	}
+}
+
+func notFound(err error, kind, id string) bool {
+	var nf *NotFoundError
+	return errors.As(err, &nf) && nf.Kind == kind && nf.ID == id
+}
+
+// pendingIDs returns the ids Subscribe gives for a user at its current gen.
+func pendingIDs(tb testing.TB, s *Store, user string) []string {
+	tb.Helper()
+	gen, _ := s.UserGen(user)
+	var ids []string
+	if err := s.Subscribe(user, gen, 0, func(p []*Message) {
+		for _, m := range p {
+			ids = append(ids, m.ID)
+		}
+	}); err != nil {
+		tb.Fatalf("Subscribe(%s): %v", user, err)
+	}
+	return ids
+}
