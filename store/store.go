@@ -118,7 +118,7 @@ type Store struct {
 	size       atomic.Int64
 	compacting atomic.Bool
 	bg         sync.WaitGroup // background compaction
-	compactMu  sync.Mutex // one compaction or backup at a time
+	compactMu  sync.Mutex     // one compaction or backup at a time
 
 	Metrics Metrics
 }
