@@ -82,12 +82,13 @@ func clientCmd(ctx context.Context, args []string, getenv func(string) string, s
 		return usageError{"usage: rtchub client add NAME | list | remove ID  [--data-dir DIR]"}
 	}
 	sub := args[0]
-	if err := parseFlags(fs, args[1:], getenv, stderr); err != nil {
+	pos, err := parseFlags(fs, args[1:], getenv, stderr)
+	if err != nil {
 		return err
 	}
 	switch {
-	case sub == "add" && fs.NArg() == 1:
-		name := fs.Arg(0)
+	case sub == "add" && len(pos) == 1:
+		name := pos[0]
 		if !api.ValidID(name) {
 			return usageError{fmt.Sprintf("client name %q: use 1-128 letters, digits, '.', '_', '-', '@'", name)}
 		}
@@ -104,7 +105,7 @@ func clientCmd(ctx context.Context, args []string, getenv func(string) string, s
 		}
 		fmt.Fprintf(stdout, "client_id=%s\nclient_secret=%s\n# the secret is shown only now; store it safely\n", out.ID, out.Secret)
 		return nil
-	case sub == "list" && fs.NArg() == 0:
+	case sub == "list" && len(pos) == 0:
 		var out []api.AdminClient
 		err := offlineOrAdmin(c.DataDir, func(st *store.Store) error {
 			for _, cl := range st.Clients() {
@@ -123,8 +124,8 @@ func clientCmd(ctx context.Context, args []string, getenv func(string) string, s
 			fmt.Fprintf(tw, "%s\t%s\n", cl.ID, cl.Name)
 		}
 		return tw.Flush()
-	case sub == "remove" && fs.NArg() == 1:
-		id := fs.Arg(0)
+	case sub == "remove" && len(pos) == 1:
+		id := pos[0]
 		err := offlineOrAdmin(c.DataDir, func(st *store.Store) error {
 			return st.RemoveClient(ctx, id)
 		}, func(hc *http.Client) error {
@@ -144,13 +145,14 @@ func verifyCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	repair := fs.Bool("repair", false, "keep every record before the first damaged one; move the rest aside")
 	var c config
 	c.dataDirFlag(fs)
-	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+	pos, err := parseFlags(fs, args, getenv, stderr)
+	if err != nil {
 		return err
 	}
 	dir := c.DataDir
-	if fs.NArg() == 1 {
-		dir = fs.Arg(0)
-	} else if fs.NArg() > 1 {
+	if len(pos) == 1 {
+		dir = pos[0]
+	} else if len(pos) > 1 {
 		return usageError{"usage: rtchub verify [--repair] [DATA_DIR]"}
 	}
 	rep, err := store.Verify(dir, *repair)
@@ -176,11 +178,15 @@ func compactCmd(ctx context.Context, args []string, getenv func(string) string, 
 	var c config
 	fs := flag.NewFlagSet("rtchub compact", flag.ContinueOnError)
 	c.dataDirFlag(fs)
-	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+	pos, err := parseFlags(fs, args, getenv, stderr)
+	if err != nil {
 		return err
 	}
+	if len(pos) > 0 {
+		return usageError{"usage: rtchub compact [--data-dir DIR]"}
+	}
 	var before, after int64
-	err := offlineOrAdmin(c.DataDir, func(st *store.Store) error {
+	err = offlineOrAdmin(c.DataDir, func(st *store.Store) error {
 		before = st.Metrics.LogBytes.Load()
 		err := st.Compact()
 		after = st.Metrics.LogBytes.Load()
@@ -208,13 +214,14 @@ func backupCmd(ctx context.Context, args []string, getenv func(string) string, s
 	var c config
 	fs := flag.NewFlagSet("rtchub backup", flag.ContinueOnError)
 	c.dataDirFlag(fs)
-	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+	pos, err := parseFlags(fs, args, getenv, stderr)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return usageError{"usage: rtchub backup [--data-dir DIR] FILE   (FILE - for stdout)"}
 	}
-	target := fs.Arg(0)
+	target := pos[0]
 	var w io.Writer = stdout
 	var f *os.File
 	if target != "-" {
@@ -226,7 +233,7 @@ func backupCmd(ctx context.Context, args []string, getenv func(string) string, s
 		defer os.Remove(target + ".partial")
 		w = f
 	}
-	err := offlineOrAdmin(c.DataDir, func(st *store.Store) error {
+	err = offlineOrAdmin(c.DataDir, func(st *store.Store) error {
 		return st.Backup(w, keyName)
 	}, func(hc *http.Client) error {
 		resp, err := hc.Get("http://rtchub/backup")
@@ -276,14 +283,12 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&c.Timeout, "timeout", 5*time.Minute, "cap on the whole run")
 	fs.DurationVar(&c.Settle, "settle", 10*time.Second, "how long to wait for the last events after the last notify")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the bench users (default: delete them, and their pending messages, at the end)")
-	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+	pos, err := parseFlags(fs, args, getenv, stderr)
+	if err != nil {
 		return err
 	}
-	if c.ClientID == "" {
-		c.ClientID = getenv("RTCHUB_CLIENT_ID")
-	}
-	if c.ClientSecret == "" {
-		c.ClientSecret = getenv("RTCHUB_CLIENT_SECRET")
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("bench takes no arguments, got %q", pos)}
 	}
 	res, err := bench.Run(ctx, c)
 	if err != nil {

@@ -80,8 +80,10 @@ func (c *config) dataDirFlag(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "data directory: the log, the signing key, the admin socket")
 }
 
-// parseFlags applies the environment, then args, to fs.
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) error {
+// parseFlags applies the environment, then args, to fs, and returns the
+// positional arguments. Flags may come before or after them
+// (`client add NAME --data-dir DIR` as well as `client add --data-dir DIR NAME`).
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) ([]string, error) {
 	fs.SetOutput(stderr)
 	var bad error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -94,15 +96,22 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 		}
 	})
 	if bad != nil {
-		return bad
+		return nil, bad
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if err == flag.ErrHelp {
+				return nil, err
+			}
+			return nil, usageError{err.Error()}
 		}
-		return usageError{err.Error()}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	return nil
 }
 
 func envName(flagName string) string {

@@ -46,11 +46,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var c config
 	fs := flag.NewFlagSet("rtchub serve", flag.ContinueOnError)
 	c.flags(fs)
-	if err := parseFlags(fs, args, getenv, stderr); err != nil {
+	pos, err := parseFlags(fs, args, getenv, stderr)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("serve takes no arguments, got %q", fs.Args())}
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", pos)}
 	}
 	log, err := newLogger(c.LogFormat, c.LogLevel, stderr)
 	if err != nil {

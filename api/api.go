@@ -518,6 +518,6 @@ func FailStore(w http.ResponseWriter, log *slog.Logger, err error) {
 		WriteError(w, http.StatusServiceUnavailable, "request cancelled")
 	default:
 		log.Error("store write failed", "err", err)
-		WriteError(w, http.StatusInternalServerError, "could not write to the log; nothing was changed")
+		WriteError(w, http.StatusInternalServerError, "could not write to the log; the change may not have been saved")
 	}
 }

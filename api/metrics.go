@@ -29,6 +29,8 @@ func Metrics(st *store.Store, h *hub.Hub, version string) http.Handler {
 		put("rtchub_clients", "gauge", "Application clients.", stats.Clients)
 		put("rtchub_messages_open", "gauge", "Messages with unacknowledged copies.", stats.OpenMessages)
 		put("rtchub_pending_copies", "gauge", "Unacknowledged copies of messages, over all users.", stats.Pending)
+		put("rtchub_messages_sent_total", "counter", "Messages committed (answered 202).", sm.Messages.Load())
+		put("rtchub_acks_total", "counter", "Copies of messages acknowledged.", sm.Acks.Load())
 		put("rtchub_streams_opened_total", "counter", "Event streams accepted.", hm.Opened.Load())
 		put("rtchub_streams_cut_total", "counter", "Streams closed because the client read too slowly.", hm.Cut.Load())
 		put("rtchub_events_delivered_total", "counter", "Message events written to streams.", hm.Delivered.Load())
@@ -38,7 +40,7 @@ func Metrics(st *store.Store, h *hub.Hub, version string) http.Handler {
 		put("rtchub_log_batches_total", "counter", "Group commits (one write and sync each).", sm.Batches.Load())
 		put("rtchub_log_bytes", "gauge", "Size of the log file.", sm.LogBytes.Load())
 		put("rtchub_compactions_total", "counter", "Log compactions.", sm.Compactions.Load())
-		put("rtchub_messages_expired_total", "counter", "Messages dropped when their ttl ran out.", sm.Expired.Load())
+		put("rtchub_messages_expired_total", "counter", "Messages dropped when their ttl ran out.", stats.Expired)
 		put("rtchub_copies_dropped_total", "counter", "Unacknowledged copies dropped by the per-user pending cap.", stats.Dropped)
 		b.WriteString("# HELP rtchub_fsync_seconds Latency of log syncs.\n# TYPE rtchub_fsync_seconds histogram\n")
 		for i, le := range store.FsyncBuckets {

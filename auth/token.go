@@ -107,7 +107,9 @@ func NewSigner(key []byte) (*Signer, error) {
 	return s, nil
 }
 
-// Sign returns the token for c. Times are truncated to whole seconds.
+// Sign returns the token for c. Times are whole seconds: IssuedAt is
+// truncated and ExpiresAt rounded up, so a token never lives shorter than
+// asked (a one-second token would otherwise die at once).
 //
 // Sign does not validate c: claims that Verify would refuse (a bad subject,
 // an unknown kind, times before 1970, ExpiresAt not after IssuedAt) yield a
@@ -121,7 +123,11 @@ func (s *Signer) Sign(c Claims) string {
 	raw = append(raw, byte(c.Kind))
 	raw = binary.AppendUvarint(raw, c.Gen)
 	raw = binary.AppendUvarint(raw, uint64(c.IssuedAt.Unix()))
-	raw = binary.AppendUvarint(raw, uint64(c.ExpiresAt.Unix()))
+	exp := c.ExpiresAt.Unix()
+	if c.ExpiresAt.After(time.Unix(exp, 0)) {
+		exp++
+	}
+	raw = binary.AppendUvarint(raw, uint64(exp))
 	raw = append(raw, c.Subject...)
 
 	tok := append(st.tok[:0], prefix...)

@@ -120,7 +120,7 @@ func TestFormat(t *testing.T) {
 	}
 }
 
-func TestSignTruncatesToSeconds(t *testing.T) {
+func TestSignRoundsToSeconds(t *testing.T) {
 	s := mustSigner(t, testKey)
 	c := claims(KindUser, "u")
 	c.IssuedAt = c.IssuedAt.Add(999 * time.Millisecond)
@@ -129,8 +129,13 @@ func TestSignTruncatesToSeconds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.IssuedAt.Equal(t0) || !got.ExpiresAt.Equal(t0.Add(time.Hour)) {
-		t.Fatalf("times not truncated: %v %v", got.IssuedAt, got.ExpiresAt)
+	// Issued-at is truncated; expiry is rounded up, never cut short.
+	if !got.IssuedAt.Equal(t0) || !got.ExpiresAt.Equal(t0.Add(time.Hour+time.Second)) {
+		t.Fatalf("times not rounded: %v %v", got.IssuedAt, got.ExpiresAt)
+	}
+	c.ExpiresAt = t0.Add(time.Hour) // whole seconds stay as they are
+	if got, _ := s.Verify(s.Sign(c), KindUser, t0); !got.ExpiresAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("whole-second expiry moved: %v", got.ExpiresAt)
 	}
 }
 

@@ -101,29 +101,29 @@ func (s *Store) compact() error {
 		if err := tmp.Sync(); err != nil {
 			return fmt.Errorf("store: compact: sync: %w", err)
 		}
+		// Everything that can fail without harm fails before the rename.
+		size, err := tmp.Seek(0, io.SeekEnd)
+		if err != nil {
+			return fmt.Errorf("store: compact: %w", err)
+		}
 		if err := os.Rename(tmpPath, s.path); err != nil {
 			return fmt.Errorf("store: compact: rename: %w", err)
 		}
 		ok = true
-		if err := syncDir(s.opts.Dir); err != nil {
-			// The rename happened; the new file is the log now either way.
-			s.log.Error("store: compact: directory sync failed", "err", err)
-		}
-		fi, err := tmp.Stat()
-		if err != nil {
-			return err
-		}
-		s.file.Close()
-		// The writer appends with O_APPEND semantics through Seek to end.
-		if _, err := tmp.Seek(0, io.SeekEnd); err != nil {
-			return err
-		}
+		old := s.file
 		s.file = tmp
+		if err := syncDir(s.opts.Dir); err != nil {
+			// The new file is the log now, but its name may not be on
+			// disk: acknowledging appends to it could lose them.
+			s.broken = fmt.Errorf("store: compact: %w", err)
+			s.log.Error("store: directory sync after compaction failed; refusing further writes until restart", "err", err)
+		}
+		old.Close()
 		s.records = records + tail.n
 		newRecords = s.records
-		s.size.Store(fi.Size())
-		s.Metrics.LogBytes.Store(fi.Size())
-		return nil
+		s.size.Store(size)
+		s.Metrics.LogBytes.Store(size)
+		return s.broken
 	})
 	if err != nil {
 		return err
@@ -177,13 +177,14 @@ func (s *Store) Backup(w io.Writer, extra ...string) error {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
 	var end int64
+	var seq uint64
 	var src *os.File
 	err := s.inWriter(func() error {
 		if s.broken != nil {
 			return s.broken
 		}
 		s.syncIfDirty()
-		end = s.size.Load()
+		end, seq = s.size.Load(), s.seq
 		f, err := os.Open(s.path)
 		src = f
 		return err
@@ -192,10 +193,18 @@ func (s *Store) Backup(w io.Writer, extra ...string) error {
 		return err
 	}
 	defer src.Close()
-	return writeBackup(w, s.opts.Dir, src, end, extra)
+	return writeBackup(w, s.opts.Dir, src, end, seq, extra)
 }
 
-func writeBackup(w io.Writer, dir string, log *os.File, end int64, extra []string) error {
+// writeBackup writes the archive. The log copy ends in a seq mark: a hub
+// restored from it hands out seqs above any the running hub may use after
+// the backup, so clients' Last-Event-IDs never hide new messages.
+func writeBackup(w io.Writer, dir string, log *os.File, end int64, seq uint64, extra []string) error {
+	body, err := encodeBody(&Record{Op: OpMark})
+	if err != nil {
+		return err
+	}
+	mark := appendLine(nil, seq+SeqGap, body)
 	tw := tar.NewWriter(w)
 	now := time.Now()
 	for _, name := range extra {
@@ -210,11 +219,14 @@ func writeBackup(w io.Writer, dir string, log *os.File, end int64, extra []strin
 			return err
 		}
 	}
-	if err := tw.WriteHeader(&tar.Header{Name: LogName, Mode: 0o600, Size: end, ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+	if err := tw.WriteHeader(&tar.Header{Name: LogName, Mode: 0o600, Size: end + int64(len(mark)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
 		return err
 	}
 	if _, err := copyRange(tw, log, 0, end); err != nil {
 		return fmt.Errorf("store: backup log: %w", err)
+	}
+	if _, err := tw.Write(mark); err != nil {
+		return err
 	}
 	return tw.Close()
 }

@@ -15,7 +15,8 @@ type Metrics struct {
 	Batches     atomic.Uint64 // writes (group commits)
 	LogBytes    atomic.Int64  // current size of the log
 	Compactions atomic.Uint64
-	Expired     atomic.Uint64 // messages dropped by their ttl
+	Messages    atomic.Uint64 // messages committed with recipients
+	Acks        atomic.Uint64 // copies acknowledged
 
 	FsyncCount   atomic.Uint64
 	FsyncSumNano atomic.Uint64
@@ -38,7 +39,8 @@ type Stats struct {
 	Users, Groups, Clients int
 	OpenMessages           int
 	Pending                int // unacknowledged copies
-	Dropped                uint64
+	Dropped                uint64 // copies dropped by the pending cap
+	Expired                uint64 // messages dropped by their ttl
 	Seq                    uint64
 }
 
@@ -52,6 +54,7 @@ func (s *Store) Stats() Stats {
 		Clients:      len(s.st.clients),
 		OpenMessages: len(s.st.msgs) - len(s.st.done),
 		Dropped:      s.st.dropped,
+		Expired:      s.st.expired,
 		Seq:          s.st.seq,
 	}
 	for _, u := range s.st.users {

@@ -290,18 +290,19 @@ func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
 	if len(to) == 0 {
 		return Receipt{}, ErrNoRecipients
 	}
-	now := s.opts.Now()
-	r := &request{rec: Record{
+	r := &request{ttl: n.TTL, rec: Record{
 		Op:      OpMsg,
 		ID:      newMessageID(),
 		Users:   to,
 		Event:   n.Event,
 		Message: n.Body,
-		Created: now.UnixMilli(),
-		Expires: now.Add(n.TTL).UnixMilli(),
 	}}
 	if err := s.append(ctx, r); err != nil {
 		return Receipt{}, err
+	}
+	if r.eff.recipients == 0 {
+		// Every recipient was deleted between the check and the commit.
+		return Receipt{}, ErrNoRecipients
 	}
 	return Receipt{ID: r.rec.ID, Seq: r.rec.Seq, Recipients: r.eff.recipients}, nil
 }
@@ -323,7 +324,15 @@ func (s *Store) Ack(ctx context.Context, msgID, userID string) error {
 	if acked {
 		return nil
 	}
-	return s.append(ctx, &request{rec: Record{Op: OpAck, ID: msgID, User: userID}})
+	r := &request{rec: Record{Op: OpAck, ID: msgID, User: userID}}
+	if err := s.append(ctx, r); err != nil {
+		return err
+	}
+	if !r.eff.acked {
+		// The copy expired or fell off a full queue meanwhile.
+		return &NotFoundError{"message", msgID}
+	}
+	return nil
 }
 
 // Message returns a message and the state of its copies.

@@ -87,6 +87,7 @@ func newState(maxPending, keepDone int, now func() int64) *state {
 type effect struct {
 	msg        *Message // a new message to fan out
 	recipients int
+	acked      bool   // an ack found its copy
 	closeUser  string // a user whose streams must end (deleted or revoked)
 }
 
@@ -138,7 +139,7 @@ func (s *state) apply(r *Record) effect {
 	case OpMsg:
 		eff.msg, eff.recipients = s.addMessage(r)
 	case OpAck:
-		s.ack(r.ID, r.User)
+		eff.acked = s.ack(r.ID, r.User)
 	case OpRevoke:
 		s.userGen[r.User]++
 		eff.closeUser = r.User
@@ -200,6 +201,9 @@ func (s *state) deleteUser(id string) bool {
 }
 
 func (s *state) addMessage(r *Record) (*Message, int) {
+	// Copies that expired by the time this message was sent leave first,
+	// so the pending cap below sees what the live run saw.
+	s.expire(r.Created)
 	m := &Message{
 		ID:      r.ID,
 		Seq:     r.Seq,

@@ -741,6 +741,8 @@ func TestBackup(t *testing.T) {
 		t.Fatalf("signing.key in backup: %q", got)
 	}
 	r := mustOpen(t, testOptions(restored, nil))
+	// The copy ends in a seq mark, so a restored hub's seqs jump ahead.
+	want.Stats.Seq += SeqGap
 	sameState(t, "restored backup", want, dumpState(t, r, users, msgs))
 
 	if err := s.Backup(io.Discard, "missing.file"); err == nil {

@@ -94,6 +94,8 @@ type Store struct {
 	log  *slog.Logger
 	path string
 	lock *os.File
+	// uncleanStop: the last hub on this directory did not Close.
+	uncleanStop bool
 
 	mu  sync.RWMutex // guards st
 	st  *state
@@ -112,8 +114,9 @@ type Store struct {
 	records int // intact records in the file
 	dirty   bool
 	broken  error
-	expT    *time.Timer
-	expAt   int64
+	expT      *time.Timer
+	expAt     int64
+	lastStamp int64 // unix ms of the last batch or expiry sweep
 
 	size       atomic.Int64
 	compacting atomic.Bool
@@ -127,7 +130,8 @@ type observerBox struct{ Observer }
 
 type request struct {
 	rec  Record
-	body []byte
+	ttl  time.Duration // msg: the writer stamps created and expires
+	body []byte        // nil for msg: encoded by the writer after stamping
 	eff  effect
 	err  error
 	done chan struct{}
@@ -155,7 +159,14 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	prev := make([]byte, len(lockRunning))
+	n, _ := lock.ReadAt(prev, 0)
+	if err := markLock(lock, lockRunning); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("store: lock file: %w", err)
+	}
 	s := &Store{
+		uncleanStop: string(prev[:n]) == lockRunning,
 		opts:    opts,
 		log:     opts.Logger,
 		path:    filepath.Join(opts.Dir, LogName),
@@ -230,6 +241,18 @@ func (s *Store) recover() error {
 			return fmt.Errorf("store: sync %s: %w", s.path, err)
 		}
 	}
+	if s.opts.Fsync != FsyncAlways && res.lastSeq > 0 && s.uncleanStop {
+		// Without a sync per batch, frames go out before their records
+		// are on disk, and a crash of the machine can take back seqs that
+		// clients saw as event ids. After a stop that was not clean, jump
+		// past them so none is handed out twice.
+		n, err := appendMark(f, res.lastSeq+SeqGap)
+		if err != nil {
+			f.Close()
+			return err
+		}
+		res.lastSeq, res.good, res.records = res.lastSeq+SeqGap, res.good+n, res.records+1
+	}
 	if err := syncDir(s.opts.Dir); err != nil {
 		f.Close()
 		return err
@@ -241,6 +264,26 @@ func (s *Store) recover() error {
 	s.log.Info("store: log replayed", "file", s.path, "records", res.records, "seq", res.lastSeq,
 		"bytes", res.good, "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
+}
+
+// SeqGap is how far a seq mark jumps: past anything one unsynced stretch of
+// log, or the life of a hub after a backup, could have used.
+const SeqGap = 1 << 24
+
+// appendMark writes and syncs a mark record with seq at the end of f.
+func appendMark(f *os.File, seq uint64) (int64, error) {
+	body, err := encodeBody(&Record{Op: OpMark})
+	if err != nil {
+		return 0, err
+	}
+	line := appendLine(nil, seq, body)
+	if _, err := f.Write(line); err != nil {
+		return 0, fmt.Errorf("store: write seq mark: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("store: sync seq mark: %w", err)
+	}
+	return int64(len(line)), nil
 }
 
 // SetObserver sets who hears about committed changes. Call it before
@@ -261,6 +304,9 @@ func (s *Store) Close() error {
 		if cerr := s.file.Close(); err == nil {
 			err = cerr
 		}
+		if err == nil && s.broken == nil {
+			markLock(s.lock, lockClean)
+		}
 		s.lock.Close()
 	})
 	return err
@@ -269,11 +315,13 @@ func (s *Store) Close() error {
 // append hands records to the writer and waits until they are committed.
 func (s *Store) append(ctx context.Context, recs ...*request) error {
 	for _, r := range recs {
-		body, err := encodeBody(&r.rec)
-		if err != nil {
-			return err
+		if r.rec.Op != OpMsg {
+			body, err := encodeBody(&r.rec)
+			if err != nil {
+				return err
+			}
+			r.body = body
 		}
-		r.body = body
 		r.done = make(chan struct{})
 	}
 	for _, r := range recs {
@@ -341,10 +389,9 @@ func (s *Store) writer() {
 			s.syncIfDirty()
 		case <-s.expT.C:
 			s.expAt = 0
+			now := s.stamp()
 			s.mu.Lock()
-			if n := s.st.expire(s.nowMilli()); n > 0 {
-				s.Metrics.Expired.Add(uint64(n))
-			}
+			s.st.expire(now)
 			s.mu.Unlock()
 			s.armExpiry()
 		case <-s.wake:
@@ -362,6 +409,12 @@ func (s *Store) writer() {
 			}
 		}
 	}
+}
+
+// stamp is the writer's clock: the store's, held from going back.
+func (s *Store) stamp() int64 {
+	s.lastStamp = max(s.lastStamp, s.nowMilli())
+	return s.lastStamp
 }
 
 // armExpiry points the one expiry timer at the earliest open message.
@@ -388,11 +441,33 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 		}
 		return buf
 	}
+	// Messages are stamped here, with one time per batch that never goes
+	// back: expiry sweeps run on this goroutine too, so every sweep before
+	// a message happened at or before its created time. Replay sweeps at
+	// each message's created time and so ends where the live run did.
+	now := s.stamp()
 	seq := s.seq
+	n := 0
 	for _, r := range batch {
+		if r.body == nil {
+			r.rec.Created, r.rec.Expires = now, now+r.ttl.Milliseconds()
+			body, err := encodeBody(&r.rec)
+			if err != nil {
+				r.err = err
+				close(r.done)
+				continue
+			}
+			r.body = body
+		}
 		seq++
 		r.rec.Seq = seq
 		buf = appendLine(buf, seq, r.body)
+		batch[n] = r
+		n++
+	}
+	batch = batch[:n]
+	if n == 0 {
+		return buf
 	}
 	if err := s.write(buf); err != nil {
 		for _, r := range batch {
@@ -408,6 +483,12 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	s.mu.Lock()
 	for _, r := range batch {
 		r.eff = s.st.apply(&r.rec)
+		if r.eff.recipients > 0 {
+			s.Metrics.Messages.Add(1)
+		}
+		if r.eff.acked {
+			s.Metrics.Acks.Add(1)
+		}
 		if obs != nil {
 			if r.eff.msg != nil && r.eff.msg.open > 0 {
 				obs.MessageCommitted(r.eff.msg)
@@ -456,8 +537,12 @@ func (s *Store) write(buf []byte) error {
 	}
 	if err != nil {
 		if n > 0 {
-			// Take the partial batch back so a restart need not cut it.
-			s.file.Truncate(s.size.Load())
+			// Try to take the batch back; if this fails too, a restart
+			// may find it whole (its callers were told the outcome is
+			// unknown) or torn (and cuts it).
+			if terr := s.file.Truncate(s.size.Load()); terr == nil {
+				fdatasync(s.file)
+			}
 		}
 		s.broken = fmt.Errorf("store: write %s: %w", s.path, err)
 		s.log.Error("store: log write failed; refusing further writes until restart", "err", err)
@@ -520,6 +605,23 @@ func syncDir(dir string) error {
 		return fmt.Errorf("store: sync dir %s: %w", dir, err)
 	}
 	return nil
+}
+
+// The lock file also says whether the last hub stopped cleanly.
+const (
+	lockRunning = "running\n"
+	lockClean   = "stopped\n"
+)
+
+// markLock records the hub's state in its lock file, durably.
+func markLock(f *os.File, state string) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	if _, err := f.WriteAt([]byte(state), 0); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // lockDir takes an exclusive lock on the data directory so two hubs never

@@ -94,12 +94,11 @@ func Verify(dir string, repair bool) (Report, error) {
 		return rep, fmt.Errorf("store: repair: truncate: %w", err)
 	}
 	if high > rep.LastSeq {
-		body, err := encodeBody(&Record{Op: OpMark})
-		if err != nil {
+		if _, err := f.Seek(rep.Good, io.SeekStart); err != nil {
 			return rep, err
 		}
-		if _, err := f.WriteAt(appendLine(nil, high, body), rep.Good); err != nil {
-			return rep, fmt.Errorf("store: repair: write seq mark: %w", err)
+		if _, err := appendMark(f, high); err != nil {
+			return rep, fmt.Errorf("store: repair: %w", err)
 		}
 		rep.LastSeq = high
 	}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"rtchub/store"
+	"strings"
+	"testing"
+)
+
+// runCmd runs an rtchub command in-process and returns its stdout.
+func runCmd(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, testEnv(map[string]string{"RTCHUB_CLIENT_ID": "", "RTCHUB_CLIENT_SECRET": ""}), &out, &errOut)
+	if err != nil {
+		return out.String() + errOut.String(), err
+	}
+	return out.String(), nil
+}
+
+func exchange(t testing.TB, h *testHub, id, secret string) resp {
+	t.Helper()
+	return request(t, "POST", h.API+"/api/auth/token", map[string]string{"client_id": id, "client_secret": secret}, nil)
+}
+
+// TestClientCommands: the first start with no credentials prints a client
+// once; `rtchub client add/list/remove` work against a running hub; removing
+// a client ends its access tokens; environment twins of flags apply and
+// flags win.
+func TestClientCommands(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{
+		"RTCHUB_CLIENT_ID": "", "RTCHUB_CLIENT_SECRET": "",
+		"RTCHUB_RETRY":    "1700ms",      // env twin of --retry
+		"RTCHUB_API_ADDR": "256.0.0.1:1", // the --api-addr flag must win
+	}
+	h := startHubEnv(t, dir, env)
+
+	m := regexp.MustCompile(`client_id=(\S+) client_secret=(\S+)`).FindStringSubmatch(h.log.String())
+	if m == nil {
+		t.Fatalf("first start with no client: no client_id/client_secret in the log:\n%s", h.log.String())
+	}
+	if !strings.Contains(h.log.String(), "rtchub client add") {
+		t.Errorf("first start: the log does not say how to make more clients")
+	}
+	id1, secret1 := m[1], m[2]
+	r := exchange(t, h, id1, secret1)
+	if r.Status != 200 {
+		t.Fatalf("token with the printed credentials: %v", r)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	mustJSON(t, r.Body, &tok)
+	h.tokOnce.Do(func() { h.tok = tok.AccessToken })
+
+	if fi, err := os.Stat(filepath.Join(dir, "signing.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("signing key: %v, mode %v, want 0600", err, fi.Mode().Perm())
+	}
+
+	// The env twin of --retry applies.
+	h.putUser(t, "u")
+	c := dialSSE(t, h.SSE, h.userToken(t, "u", ""))
+	if it := c.nextItem(t, guard); it.Kind != sseRetry || it.Retry != 1700 {
+		t.Errorf("first item %+v, want retry: 1700 from RTCHUB_RETRY", it)
+	}
+
+	// client add, list, remove against the running hub.
+	// The order `rtchub client` documents in its usage line:
+	// "rtchub client add NAME | list | remove ID  [--data-dir DIR]".
+	t.Run("documented order: client add NAME --data-dir DIR", func(t *testing.T) {
+		out, err := runCmd(t, "client", "add", "third", "--data-dir", dir)
+		if err != nil {
+			t.Errorf("rtchub client add third --data-dir DIR: %v: %q", err, out)
+			return
+		}
+		id := regexp.MustCompile(`client_id=(\S+)`).FindStringSubmatch(out)
+		if id == nil {
+			t.Fatalf("client add printed %q", out)
+		}
+		if out, err := runCmd(t, "client", "remove", id[1], "--data-dir", dir); err != nil {
+			t.Errorf("rtchub client remove ID --data-dir DIR: %v: %q", err, out)
+		}
+	})
+
+	out, err := runCmd(t, "client", "add", "--data-dir", dir, "second")
+	if err != nil {
+		t.Fatalf("client add: %v: %s", err, out)
+	}
+	m = regexp.MustCompile(`(?m)^client_id=(\S+)\nclient_secret=(\S+)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("client add printed %q", out)
+	}
+	id2, secret2 := m[1], m[2]
+	r = exchange(t, h, id2, secret2)
+	if r.Status != 200 {
+		t.Fatalf("token of the added client: %v", r)
+	}
+	var tok2 struct {
+		AccessToken string `json:"access_token"`
+	}
+	mustJSON(t, r.Body, &tok2)
+	if r := request(t, "GET", h.API+"/api/user", nil, bearer(tok2.AccessToken)); r.Status != 200 {
+		t.Errorf("added client's token: %v", r)
+	}
+	out, err = runCmd(t, "client", "list", "--data-dir", dir)
+	if err != nil || !strings.Contains(out, id1) || !strings.Contains(out, id2) || !strings.Contains(out, "second") {
+		t.Errorf("client list: %v: %q, want both clients", err, out)
+	}
+	if out, err := runCmd(t, "client", "remove", "--data-dir", dir, id2); err != nil {
+		t.Fatalf("client remove: %v: %s", err, out)
+	}
+	wantError(t, "access token of a removed client", request(t, "GET", h.API+"/api/user", nil, bearer(tok2.AccessToken)), 401, "")
+	if r := request(t, "GET", h.API+"/api/user", nil, bearer(tok.AccessToken)); r.Status != 200 {
+		t.Errorf("the other client's token after a removal: %v", r)
+	}
+	if out, err := runCmd(t, "client", "remove", "--data-dir", dir, "no-such-client"); err == nil {
+		t.Errorf("client remove of an unknown client succeeded: %q", out)
+	}
+	h.stop(t)
+
+	// Secrets are stored only as hashes.
+	if b, err := os.ReadFile(filepath.Join(dir, "rtchub.log")); err != nil {
+		t.Error(err)
+	} else if bytes.Contains(b, []byte(secret1)) || bytes.Contains(b, []byte(secret2)) {
+		t.Errorf("a client secret is in the log in clear text")
+	}
+
+	// The secret is printed once: not again at the next start. The removed
+	// client's token stays dead, the other one lives.
+	h2 := startHubEnv(t, dir, env)
+	if strings.Contains(h2.log.String(), "client_secret") {
+		t.Errorf("second start printed a client secret again:\n%s", h2.log.String())
+	}
+	if r := request(t, "GET", h2.API+"/api/user", nil, bearer(tok.AccessToken)); r.Status != 200 {
+		t.Errorf("access token after restart: %v", r)
+	}
+	wantError(t, "removed client's token after restart", request(t, "GET", h2.API+"/api/user", nil, bearer(tok2.AccessToken)), 401, "")
+	h2.stop(t)
+
+	if out, err := runCmd(t, "version"); err != nil || !strings.HasPrefix(out, "rtchub ") {
+		t.Errorf("rtchub version: %v %q", err, out)
+	}
+}
+
+// TestCompactAndBackup: `rtchub compact` and `rtchub backup` on a running
+// hub change nothing a client sees, and a hub started from the backup has
+// the same state.
+func TestCompactAndBackup(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := startHub(t, dir)
+	h.putGroup(t, "g")
+	h.putUser(t, "a", "g")
+	h.putUser(t, "b", "g")
+	h.putUser(t, "c")
+	revoked := h.userToken(t, "b", "")
+	h.must(t, 204, "POST", "/api/user/b/revoke", nil, nil)
+	aTok, bTok := h.userToken(t, "a", ""), h.userToken(t, "b", "")
+	var pend []receipt
+	for i := 0; i < 20; i++ {
+		rc := h.notify(t, map[string]any{"groups": []string{"g"}, "message": i})
+		if i%2 == 0 {
+			h.ack(t, rc.ID, "a")
+			h.ack(t, rc.ID, "b")
+		} else {
+			pend = append(pend, rc)
+		}
+	}
+	h.putUser(t, "c", "g") // replaced
+	cTok := h.userToken(t, "c", "")
+	h.must(t, 204, "DELETE", "/api/user/c", nil, nil)
+	a := dialSSE(t, h.SSE, aTok)
+	for _, rc := range pend {
+		if d := decodeData(t, a.next(t, guard)); d.ID != rc.ID {
+			t.Fatalf("before compaction: got %s, want %s", d.ID, rc.ID)
+		}
+	}
+	before := snapshot(t, h)
+	bytesBefore := h.metric(t, "rtchub_log_bytes")
+
+	if out, err := runCmd(t, "compact", "--data-dir", dir); err != nil {
+		t.Fatalf("compact on a running hub: %v: %s", err, out)
+	}
+	if after := snapshot(t, h); after != before {
+		t.Errorf("compaction changed state:\nbefore %s\nafter  %s", before, after)
+	}
+	if after := h.metric(t, "rtchub_log_bytes"); after >= bytesBefore {
+		t.Errorf("log %v bytes after compaction, %v before: want smaller", after, bytesBefore)
+	}
+	// Streams and tokens carry on.
+	live := h.notify(t, map[string]any{"users": []string{"a"}, "message": "after compaction"})
+	pend = append(pend, live)
+	if d := decodeData(t, a.next(t, guard)); d.ID != live.ID {
+		t.Errorf("live after compaction: %s, want %s", d.ID, live.ID)
+	}
+	if live.Seq <= pend[len(pend)-2].Seq {
+		t.Errorf("seq after compaction %d, not after %d", live.Seq, pend[len(pend)-2].Seq)
+	}
+
+	backup := filepath.Join(t.TempDir(), "backup.tar")
+	if out, err := runCmd(t, "backup", "--data-dir", dir, backup); err != nil {
+		t.Fatalf("backup of a running hub: %v: %s", err, out)
+	}
+	stateAtBackup := snapshot(t, h)
+	seqAtBackup := h.metric(t, "rtchub_log_seq")
+	appTok := h.accessToken(t)
+	h.stop(t)
+
+	restored := t.TempDir()
+	untar(t, backup, restored)
+	h2 := startHub(t, restored)
+	h2.tokOnce.Do(func() { h2.tok = appTok })
+	// The copy ends in a seq mark: the restored hub's seqs jump past any
+	// the original could have handed out since.
+	wantState := strings.Replace(stateAtBackup, fmt.Sprintf("seq=%v", seqAtBackup), fmt.Sprintf("seq=%v", seqAtBackup+float64(store.SeqGap)), 1)
+	if got := snapshot(t, h2); got != wantState {
+		t.Errorf("hub from the backup:\n got %s\nwant %s", got, wantState)
+	}
+	c := dialSSE(t, h2.SSE, revoked)
+	wantError(t, "revoked token, restored", resp{c.Status, c.Header, c.Body}, 401, "")
+	h2.putUser(t, "c")
+	c = dialSSE(t, h2.SSE, cTok)
+	wantError(t, "deleted user's token, compacted and restored, user recreated", resp{c.Status, c.Header, c.Body}, 401, "")
+	for user, tok := range map[string]string{"a": aTok, "b": bTok} {
+		c := dialSSE(t, h2.SSE, tok)
+		want := pend
+		if user == "b" {
+			want = pend[:len(pend)-1]
+		}
+		for _, rc := range want {
+			if d := decodeData(t, c.next(t, guard)); d.ID != rc.ID || d.Seq != rc.Seq {
+				t.Fatalf("%s, restored: got %s seq %d, want %s seq %d", user, d.ID, d.Seq, rc.ID, rc.Seq)
+			}
+		}
+	}
+}
+
+func untar(t testing.TB, file, dir string) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	n := 0
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("backup is not a valid tar: %v", err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		name := filepath.Join(dir, filepath.Clean("/"+hdr.Name))
+		os.MkdirAll(filepath.Dir(name), 0o700)
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, b, os.FileMode(hdr.Mode).Perm()); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("backup holds no files")
+	}
+}
