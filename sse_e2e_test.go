@@ -380,7 +380,7 @@ func TestSSE(t *testing.T) {
 		h.putUser(t, "tk-ok")
 		expiring := h.userToken(t, "tk-ok", "?ttl=1")
 		otherKey := foreignUserToken(t, "tk-ok") // well-formed, signed by another hub's key
-		time.Sleep(2100 * time.Millisecond) // ttl=1 has run out (expiry is rounded up to a whole second)
+		time.Sleep(2100 * time.Millisecond)      // ttl=1 has run out (expiry is rounded up to a whole second)
 		for _, tc := range []struct {
 			name   string
 			tok    string

@@ -38,7 +38,7 @@ func (m *Metrics) observeFsync(d time.Duration) {
 type Stats struct {
 	Users, Groups, Clients int
 	OpenMessages           int
-	Pending                int // unacknowledged copies
+	Pending                int    // unacknowledged copies
 	Dropped                uint64 // copies dropped by the pending cap
 	Expired                uint64 // messages dropped by their ttl
 	Seq                    uint64

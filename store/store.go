@@ -109,11 +109,11 @@ type Store struct {
 	closing sync.Once
 
 	// Owned by the writer goroutine.
-	file    *os.File
-	seq     uint64
-	records int // intact records in the file
-	dirty   bool
-	broken  error
+	file      *os.File
+	seq       uint64
+	records   int // intact records in the file
+	dirty     bool
+	broken    error
 	expT      *time.Timer
 	expAt     int64
 	lastStamp int64 // unix ms of the last batch or expiry sweep
@@ -167,15 +167,15 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{
 		uncleanStop: string(prev[:n]) == lockRunning,
-		opts:    opts,
-		log:     opts.Logger,
-		path:    filepath.Join(opts.Dir, LogName),
-		lock:    lock,
-		reqs:    make(chan *request, 4096),
-		ctl:     make(chan func()),
-		quit:    make(chan struct{}),
-		stopped: make(chan struct{}),
-		wake:    make(chan struct{}, 1),
+		opts:        opts,
+		log:         opts.Logger,
+		path:        filepath.Join(opts.Dir, LogName),
+		lock:        lock,
+		reqs:        make(chan *request, 4096),
+		ctl:         make(chan func()),
+		quit:        make(chan struct{}),
+		stopped:     make(chan struct{}),
+		wake:        make(chan struct{}, 1),
 	}
 	if err := s.recover(); err != nil {
 		lock.Close()
