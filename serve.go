@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"rtchub/api"
@@ -140,8 +141,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		listeners = append(listeners, ln)
 	}
 	errc := make(chan error, len(servers))
+	fresh := &freshConns{m: map[net.Conn]struct{}{}}
 	for i, srv := range servers {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+		srv.ConnState = fresh.track
 		go func() { errc <- srv.Serve(listeners[i]) }()
 	}
 	log.Info("rtchub ready", "version", version, "api", apiLn.Addr().String(), "sse", sseLn.Addr().String(),
@@ -156,16 +159,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	// Stop accepting, let requests in flight finish, then end the streams
 	// (clients reconnect to the next hub and replay), then close the log.
-	// Requests in flight get a second; connections that never sent one
-	// (Shutdown would wait 5 s for those) are closed after it.
-	grace := min(time.Second, c.ShutdownTimeout)
+	// Requests in flight get the whole grace; connections that never sent
+	// one (Shutdown would wait 5 s for those) are closed at once.
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
 	for _, srv := range servers {
-		sctx, cancel := context.WithTimeout(context.Background(), grace)
-		if srv.Shutdown(sctx) != nil {
-			srv.Close()
-		}
-		cancel()
+		wg.Go(func() {
+			if srv.Shutdown(sctx) != nil {
+				srv.Close()
+			}
+		})
 	}
+	fresh.closeAll()
+	wg.Wait()
 	h.Close(c.ShutdownTimeout / 2)
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing store: %w", err)
@@ -225,4 +232,29 @@ func listenAdmin(dir string) (net.Listener, error) {
 	ln, err := net.Listen("unix", path)
 	syscallUmask(old)
 	return ln, err
+}
+
+// freshConns tracks connections that have not sent a request yet, so
+// shutdown can close them instead of waiting for them.
+type freshConns struct {
+	mu sync.Mutex
+	m  map[net.Conn]struct{}
+}
+
+func (f *freshConns) track(c net.Conn, st http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st == http.StateNew {
+		f.m[c] = struct{}{}
+	} else {
+		delete(f.m, c)
+	}
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.m {
+		c.Close()
+	}
 }

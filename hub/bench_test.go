@@ -92,7 +92,7 @@ func benchFanout(b *testing.B, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := s.Start(srv, []byte("HTTP/1.1 200 OK\r\n\r\nretry: 2000\n\n"), nil); err != nil {
+		if err := s.Start(srv, replayOf([]byte("HTTP/1.1 200 OK\r\n\r\nretry: 2000\n\n"), nil)); err != nil {
 			b.Fatal(err)
 		}
 	}

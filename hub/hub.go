@@ -149,13 +149,24 @@ func (h *Hub) Attach(user string) (*Stream, error) {
 	return s, nil
 }
 
-// Start writes prelude (response headers and replayed frames) with a
-// blocking, deadline-bounded write, marks the replayed copies delivered,
-// and makes the stream live. The hub owns conn from here on.
-func (s *Stream) Start(conn net.Conn, prelude []byte, marks []*atomic.Bool) error {
+// Start writes the response head and the replay with blocking writes, each
+// chunk under its own WriteTimeout (a slow but steady reader gets its whole
+// backlog), marks replayed copies delivered, and makes the stream live. The
+// hub owns conn from here on. replay calls emit for each chunk in order.
+func (s *Stream) Start(conn net.Conn, replay func(emit func(b []byte, marks []*atomic.Bool) error) error) error {
 	h := s.h
-	conn.SetDeadline(time.Now().Add(h.opts.WriteTimeout))
-	_, err := conn.Write(prelude)
+	emit := func(b []byte, marks []*atomic.Bool) error {
+		conn.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout))
+		if _, err := conn.Write(b); err != nil {
+			return err
+		}
+		for _, m := range marks {
+			m.Store(true)
+		}
+		h.Metrics.Delivered.Add(uint64(len(marks)))
+		return nil
+	}
+	err := replay(emit)
 	conn.SetDeadline(time.Time{})
 	s.mu.Lock()
 	s.conn = conn
@@ -175,10 +186,6 @@ func (s *Stream) Start(conn net.Conn, prelude []byte, marks []*atomic.Bool) erro
 		s.Close()
 		return err
 	}
-	for _, m := range marks {
-		m.Store(true)
-	}
-	h.Metrics.Delivered.Add(uint64(len(marks)))
 	s.mu.Lock()
 	s.live = true
 	if len(s.q) > 0 && !s.scheduled {

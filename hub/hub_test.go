@@ -294,7 +294,7 @@ func TestFramesBeforeStartFollowPreludeInOrder(t *testing.T) {
 	}
 
 	var replayed [2]atomic.Bool
-	if err := s.Start(srv, prelude, []*atomic.Bool{&replayed[0], &replayed[1]}); err != nil {
+	if err := s.Start(srv, replayOf(prelude, []*atomic.Bool{&replayed[0], &replayed[1]})); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	for i := range replayed {
@@ -338,7 +338,7 @@ func TestQueueOverflowBeforeStartCutsStream(t *testing.T) {
 	if got := h.Metrics.Cut.Load(); got != 1 {
 		t.Fatalf("Metrics.Cut = %d, want 1", got)
 	}
-	if err := s.Start(srv, []byte("prelude\n\n"), nil); !errors.Is(err, hub.ErrClosed) {
+	if err := s.Start(srv, replayOf([]byte("prelude\n\n"), nil)); !errors.Is(err, hub.ErrClosed) {
 		t.Fatalf("Start of a cut stream: err = %v, want ErrClosed", err)
 	}
 	got := r.waitEOF(t, 5*time.Second)
@@ -359,7 +359,7 @@ func TestSendReachesEveryStreamOfUserOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Start(srv, []byte("P\n\n"), nil); err != nil {
+		if err := s.Start(srv, replayOf([]byte("P\n\n"), nil)); err != nil {
 			t.Fatal(err)
 		}
 		us = append(us, r)
@@ -367,7 +367,7 @@ func TestSendReachesEveryStreamOfUserOnly(t *testing.T) {
 	srvV, cliV := p.pair(t, false)
 	rv := startReader(cliV)
 	sv, _ := h.Attach("v")
-	if err := sv.Start(srvV, []byte("P\n\n"), nil); err != nil {
+	if err := sv.Start(srvV, replayOf([]byte("P\n\n"), nil)); err != nil {
 		t.Fatal(err)
 	}
 	if got := h.Online("u"); got != 3 {
@@ -404,7 +404,7 @@ func TestCloseUserEndsItsStreams(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Start(srv, []byte("P\n\n"), nil); err != nil {
+		if err := s.Start(srv, replayOf([]byte("P\n\n"), nil)); err != nil {
 			t.Fatal(err)
 		}
 		rs = append(rs, r)
@@ -412,7 +412,7 @@ func TestCloseUserEndsItsStreams(t *testing.T) {
 	srvK, cliK := p.pair(t, false)
 	rk := startReader(cliK)
 	sk, _ := h.Attach("keep")
-	if err := sk.Start(srvK, []byte("P\n\n"), nil); err != nil {
+	if err := sk.Start(srvK, replayOf([]byte("P\n\n"), nil)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -457,7 +457,7 @@ func TestSlowReaderIsolation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Start(c.conn, prelude, nil); err != nil {
+		if err := s.Start(c.conn, replayOf(prelude, nil)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -524,7 +524,7 @@ func TestHeartbeatPings(t *testing.T) {
 	srv, cli := p.pair(t, false)
 	r := startReader(cli)
 	s, _ := h.Attach("u")
-	if err := s.Start(srv, []byte("P\n\n"), nil); err != nil {
+	if err := s.Start(srv, replayOf([]byte("P\n\n"), nil)); err != nil {
 		t.Fatal(err)
 	}
 	got := r.wait(t, 5*time.Second, "two pings", func(b []byte, _ bool, _ error) bool {
@@ -547,13 +547,13 @@ func TestClosedClientIsNoticed(t *testing.T) {
 	p := newPairer(t)
 	srv, cli := p.pair(t, false)
 	s, _ := h.Attach("u")
-	if err := s.Start(srv, []byte("P\n\n"), nil); err != nil {
+	if err := s.Start(srv, replayOf([]byte("P\n\n"), nil)); err != nil {
 		t.Fatal(err)
 	}
 	srv2, cli2 := p.pair(t, false)
 	r2 := startReader(cli2)
 	s2, _ := h.Attach("u")
-	if err := s2.Start(srv2, []byte("P\n\n"), nil); err != nil {
+	if err := s2.Start(srv2, replayOf([]byte("P\n\n"), nil)); err != nil {
 		t.Fatal(err)
 	}
 	if h.Online("u") != 2 {
@@ -576,12 +576,12 @@ func TestCloseFlushesThenEnds(t *testing.T) {
 	srv, cli := p.pair(t, true) // small buffers: the frames back up
 	s, _ := h.Attach("u")
 	prelude := []byte("P\n\n")
-	if err := s.Start(srv, prelude, nil); err != nil {
+	if err := s.Start(srv, replayOf(prelude, nil)); err != nil {
 		t.Fatal(err)
 	}
 	srv2, cli2 := p.pair(t, false)
 	s2, _ := h.Attach("w")
-	if err := s2.Start(srv2, prelude, nil); err != nil {
+	if err := s2.Start(srv2, replayOf(prelude, nil)); err != nil {
 		t.Fatal(err)
 	}
 	r2 := startReader(cli2)
@@ -635,7 +635,7 @@ func TestCloseGivesUpAfterTimeout(t *testing.T) {
 	p := newPairer(t)
 	srv, cli := p.pair(t, true)
 	s, _ := h.Attach("u")
-	if err := s.Start(srv, nil, nil); err != nil {
+	if err := s.Start(srv, replayOf(nil, nil)); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 20 {
@@ -660,7 +660,7 @@ func TestStartAfterCloseUserDuringReplay(t *testing.T) {
 	r := startReader(cli)
 	s, _ := h.Attach("u")
 	h.CloseUser("u") // e.g. revoked while the replay was being read
-	if err := s.Start(srv, []byte("P\n\n"), nil); !errors.Is(err, hub.ErrClosed) {
+	if err := s.Start(srv, replayOf([]byte("P\n\n"), nil)); !errors.Is(err, hub.ErrClosed) {
 		t.Fatalf("Start of a closed stream: %v, want ErrClosed", err)
 	}
 	r.waitEOF(t, 5*time.Second)
@@ -681,7 +681,7 @@ func TestConcurrentSendersKeepFramesWhole(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Start(srv, nil, nil); err != nil {
+			if err := s.Start(srv, replayOf(nil, nil)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -738,7 +738,7 @@ func TestHeartbeatInterval(t *testing.T) {
 	p := newPairer(t)
 	srv, cli := p.pair(t, false)
 	s, _ := h.Attach("u")
-	if err := s.Start(srv, nil, nil); err != nil {
+	if err := s.Start(srv, replayOf(nil, nil)); err != nil {
 		t.Fatal(err)
 	}
 	var at []time.Time
@@ -765,4 +765,9 @@ func TestHeartbeatInterval(t *testing.T) {
 	if median > hb*3/2 {
 		t.Errorf("idle stream pinged every %v (median), want every %v: the ping's own write marks the stream active, so the next heartbeat skips it (hub.go flush sets s.active; heartbeat treats that as traffic)", median, hb)
 	}
+}
+
+// replayOf is a replay of one chunk for Stream.Start.
+func replayOf(b []byte, marks []*atomic.Bool) func(func([]byte, []*atomic.Bool) error) error {
+	return func(emit func([]byte, []*atomic.Bool) error) error { return emit(b, marks) }
 }

@@ -222,7 +222,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	// The response is written by hand on the bare connection: the body
 	// runs until the connection closes, so the hub can hold the stream
 	// without a goroutine or buffers.
-	pre := make([]byte, 0, 512+len(pending)*256)
+	pre := make([]byte, 0, replayChunk+1024)
 	pre = append(pre, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nConnection: close\r\n"...)
 	for k, vs := range w.Header() {
 		for _, v := range vs {
@@ -236,17 +236,31 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	pre = s.cfg.Now().UTC().AppendFormat(pre, http.TimeFormat)
 	pre = append(pre, "\r\n\r\n"...)
 	pre = append(pre, s.retry...)
-	marks := make([]*atomic.Bool, 0, len(pending))
-	for _, m := range pending {
-		pre = AppendFrame(pre, m)
-		if rc := m.Recipient(claims.Subject); rc != nil {
-			marks = append(marks, &rc.Delivered)
+	// The backlog goes out in chunks, so a long one costs neither a
+	// buffer of its size nor one deadline for all of it.
+	err = st.Start(conn, func(emit func([]byte, []*atomic.Bool) error) error {
+		buf, marks := pre, make([]*atomic.Bool, 0, min(len(pending), 256))
+		for _, m := range pending {
+			buf = AppendFrame(buf, m)
+			if rc := m.Recipient(claims.Subject); rc != nil {
+				marks = append(marks, &rc.Delivered)
+			}
+			if len(buf) >= replayChunk {
+				if err := emit(buf, marks); err != nil {
+					return err
+				}
+				buf, marks = buf[:0], marks[:0]
+			}
 		}
-	}
-	if err := st.Start(conn, pre, marks); err != nil {
+		return emit(buf, marks)
+	})
+	if err != nil {
 		s.cfg.Logger.Debug("sse: stream ended during replay", "user", claims.Subject, "err", err)
 	}
 }
+
+// replayChunk is how many bytes of backlog go out per write.
+const replayChunk = 64 << 10
 
 func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 	s.cors(w, r)
