@@ -27,8 +27,8 @@ failed=()
 for t in "${targets[@]}"; do
   dir=${t%%$'\t'*}
   name=${t#*$'\t'}
-  echo "==> $GO test -run='^\$' -fuzz='^${name}\$' -fuzztime=${FUZZTIME} ${dir}"
-  if ! "$GO" test -run='^$' -fuzz="^${name}\$" -fuzztime="${FUZZTIME}" "${dir}"; then
+  echo "==> $GO test -run='^\$' -fuzz='^${name}\$' -fuzztime=${FUZZTIME} -fuzzminimizetime=5s ${dir}"
+  if ! "$GO" test -run='^$' -fuzz="^${name}\$" -fuzztime="${FUZZTIME}" -fuzzminimizetime=5s "${dir}"; then
     failed+=("${dir} ${name}")
   fi
 done
