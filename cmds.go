@@ -167,7 +167,7 @@ func verifyCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	case rep.Corrupt != nil:
 		return rep.Corrupt
 	case rep.Torn != nil:
-		fmt.Fprintf(stdout, "torn tail at byte %d (%v): the hub cuts it at start; nothing acknowledged is in it\n", rep.Good, rep.Torn)
+		fmt.Fprintf(stdout, "damaged last record at byte %d (%v): the hub cuts it at start, as a write torn by a crash (which was never acknowledged)\n", rep.Good, rep.Torn)
 		return nil
 	}
 	fmt.Fprintln(stdout, "ok")

@@ -226,7 +226,8 @@ func (s *state) addMessage(r *Record) (*Message, int) {
 		seen = make(map[string]struct{}, len(r.Users))
 	}
 	for _, uid := range r.Users {
-		if s.users[uid] == nil {
+		u := s.users[uid]
+		if u == nil {
 			continue
 		}
 		if seen != nil {
@@ -235,7 +236,8 @@ func (s *state) addMessage(r *Record) (*Message, int) {
 			}
 			seen[uid] = struct{}{}
 		}
-		m.Recipients = append(m.Recipients, Recipient{User: uid})
+		// The user's own id string: the record's copy can be collected.
+		m.Recipients = append(m.Recipients, Recipient{User: u.id})
 	}
 	if len(m.Recipients) == 0 {
 		return nil, 0
