@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -30,10 +29,7 @@ func TestCrashLoop(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed>>1))
 	t.Logf("seed %d", seed)
 
-	tmp := t.TempDir()
-	bin := buildBinary(t)
-	dir := filepath.Join(tmp, "data")
-	apiAddr, sseAddr := freeAddr(t), freeAddr(t)
+	dir := filepath.Join(t.TempDir(), "data")
 
 	type key struct{ G, I, C int }
 	var (
@@ -47,21 +43,7 @@ func TestCrashLoop(t *testing.T) {
 		users[g] = fmt.Sprintf("crash%d", g)
 	}
 	for c := range cycles {
-		cmd := exec.Command(bin, "serve", "--api-addr", apiAddr, "--sse-addr", sseAddr, "--data-dir", dir, "--max-pending", "-1")
-		cmd.Env = []string{"RTCHUB_CLIENT_ID=" + testClientID, "RTCHUB_CLIENT_SECRET=" + testClientSecret}
-		lw := newLogWriter()
-		cmd.Stderr = lw
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-lw.ready:
-		case <-time.After(6 * guard):
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("cycle %d: hub not ready after a kill -9:\n%s", c, lw.String())
-		}
-		h := &testHub{t: t, dir: dir, API: "http://" + apiAddr, SSE: "http://" + sseAddr, log: lw, stopped: true}
+		cmd, exited, h := startChild(t, dir, "--max-pending", "-1")
 		if c == 0 {
 			for _, u := range users {
 				h.putUser(t, u)
@@ -117,7 +99,7 @@ func TestCrashLoop(t *testing.T) {
 		}
 		close(stop)
 		wg.Wait()
-		cmd.Wait()
+		<-exited
 		tr.CloseIdleConnections()
 	}
 	mu.Lock()

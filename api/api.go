@@ -386,18 +386,7 @@ func (req *NotifyRequest) Validate(maxMessage int, defTTL, maxTTL time.Duration)
 
 // ValidEvent reports whether s may be an SSE event name: it goes on an
 // `event:` line, so no line breaks, and nothing a client would trip on.
-func ValidEvent(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == ':') {
-			return false
-		}
-	}
-	return true
-}
+func ValidEvent(s string) bool { return validName(s, 64, "._-:") }
 
 func (s *server) notify(w http.ResponseWriter, r *http.Request) {
 	var req NotifyRequest

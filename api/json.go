@@ -96,13 +96,16 @@ func kindName(k string) string {
 
 // ValidID reports whether s is a user, group or client id: 1-128 characters
 // of letters, digits, '.', '_', '-' and '@'.
-func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
+func ValidID(s string) bool { return validName(s, 128, "._-@") }
+
+// validName reports whether s is 1 to max letters, digits and bytes of extra.
+func validName(s string, max int, extra string) bool {
+	if len(s) == 0 || len(s) > max {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == '@') {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
 			return false
 		}
 	}

@@ -31,19 +31,7 @@ func (s *Store) compact() error {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
 	start := time.Now()
-	var end int64
-	var src *os.File
-	err := s.inWriter(func() error {
-		if s.broken != nil {
-			return s.broken
-		}
-		s.syncIfDirty()
-		end = s.size.Load()
-		// The writer closes its file after a swap; read through our own.
-		f, err := os.Open(s.path)
-		src = f
-		return err
-	})
+	src, end, _, err := s.pin()
 	if err != nil {
 		return err
 	}
@@ -176,24 +164,28 @@ func writeSnapshot(f *os.File, st *state) (int, error) {
 func (s *Store) Backup(w io.Writer, extra ...string) error {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
-	var end int64
-	var seq uint64
-	var src *os.File
-	err := s.inWriter(func() error {
-		if s.broken != nil {
-			return s.broken
-		}
-		s.syncIfDirty()
-		end, seq = s.size.Load(), s.seq
-		f, err := os.Open(s.path)
-		src = f
-		return err
-	})
+	src, end, seq, err := s.pin()
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	return writeBackup(w, s.opts.Dir, src, end, seq, extra)
+}
+
+// pin returns a reader of the log as committed now: its own handle (the
+// writer closes its file after a compaction swap), the committed length,
+// synced, and the last seq in it.
+func (s *Store) pin() (src *os.File, end int64, seq uint64, err error) {
+	err = s.inWriter(func() error {
+		if s.broken != nil {
+			return s.broken
+		}
+		s.syncIfDirty()
+		end, seq = s.size.Load(), s.seq
+		src, err = os.Open(s.path)
+		return err
+	})
+	return src, end, seq, err
 }
 
 // writeBackup writes the archive. The log copy ends in a seq mark: a hub
