@@ -38,7 +38,7 @@ func (s *Store) compact() error {
 	defer src.Close()
 	st := s.newState()
 	n := 0
-	if _, err := scanLog(io.NewSectionReader(src, 0, end), s.path, func(r *Record, _ int64) error {
+	if _, err := scanLogWith(io.NewSectionReader(src, 0, end), s.path, st.intern, func(r *Record, _ int64) error {
 		if n++; n%4096 == 0 {
 			select {
 			case <-s.quit:

@@ -11,9 +11,9 @@ import (
 // the same shape) without reflection; whatever it does not handle plainly
 // — escapes or non-ASCII in a string field, a value of an unexpected type —
 // it leaves to encoding/json, which then has the last word.
-func decodeRecord(obj []byte, r *Record) error {
+func decodeRecord(obj []byte, r *Record, in interner) error {
 	*r = Record{}
-	if fastDecode(obj, r) {
+	if fastDecodeWith(obj, r, in) {
 		return nil
 	}
 	*r = Record{}
@@ -23,13 +23,20 @@ func decodeRecord(obj []byte, r *Record) error {
 	return nil
 }
 
+// interner returns a string equal to b, ideally one already held, so that
+// user ids in millions of replayed records do not each allocate.
+type interner func(b []byte) string
+
 type parser struct {
-	b []byte
-	i int
+	b  []byte
+	i  int
+	in interner
 }
 
-func fastDecode(b []byte, r *Record) bool {
-	p := parser{b: b}
+func fastDecode(b []byte, r *Record) bool { return fastDecodeWith(b, r, nil) }
+
+func fastDecodeWith(b []byte, r *Record, in interner) bool {
+	p := parser{b: b, in: in}
 	p.ws()
 	if !p.lit('{') {
 		return false
@@ -71,7 +78,7 @@ func fastDecode(b []byte, r *Record) bool {
 				r.Event = string(s)
 			}
 		case "user":
-			r.User, ok = p.str()
+			r.User, ok = p.istr()
 		case "kind":
 			r.Kind, ok = p.str()
 		case "crc":
@@ -194,6 +201,15 @@ func (p *parser) str() (string, bool) {
 	return string(s), ok
 }
 
+// istr is str through the interner.
+func (p *parser) istr() (string, bool) {
+	b, ok := p.rawStr()
+	if !ok || p.in == nil {
+		return string(b), ok
+	}
+	return p.in(b), true
+}
+
 func (p *parser) strs() ([]string, bool) {
 	if p.i+4 <= len(p.b) && string(p.b[p.i:p.i+4]) == "null" {
 		p.i += 4
@@ -209,7 +225,7 @@ func (p *parser) strs() ([]string, bool) {
 	}
 	for {
 		p.ws()
-		s, ok := p.str()
+		s, ok := p.istr()
 		if !ok {
 			return nil, false
 		}

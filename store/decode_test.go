@@ -70,7 +70,7 @@ func TestDecodeRecordFallback(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var r Record
-			err := decodeRecord([]byte(tt.in), &r)
+			err := decodeRecord([]byte(tt.in), &r, nil)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}

@@ -52,7 +52,7 @@ func (s *Store) Stats() Stats {
 		Users:        len(s.st.users),
 		Groups:       len(s.st.groups),
 		Clients:      len(s.st.clients),
-		OpenMessages: len(s.st.msgs) - len(s.st.done),
+		OpenMessages: s.st.msgs.len() - len(s.st.done),
 		Dropped:      s.st.dropped,
 		Expired:      s.st.expired,
 		Seq:          s.st.seq,

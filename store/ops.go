@@ -312,7 +312,7 @@ func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
 func (s *Store) Ack(ctx context.Context, msgID, userID string) error {
 	s.mu.RLock()
 	var rc *Recipient
-	if m := s.st.msgs[msgID]; m != nil {
+	if m := s.st.msgs.get(msgID); m != nil {
 		rc = m.recipient(userID)
 	}
 	if rc == nil || rc.Gone {
@@ -339,7 +339,7 @@ func (s *Store) Ack(ctx context.Context, msgID, userID string) error {
 func (s *Store) Message(id string) (MessageInfo, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	m := s.st.msgs[id]
+	m := s.st.msgs.get(id)
 	if m == nil {
 		return MessageInfo{}, false
 	}

@@ -140,12 +140,14 @@ func checkLine(line []byte) ([]byte, error) {
 }
 
 // decodeLine parses one framed line into r.
-func decodeLine(line []byte, r *Record) error {
+func decodeLine(line []byte, r *Record) error { return decodeLineWith(line, r, nil) }
+
+func decodeLineWith(line []byte, r *Record, in interner) error {
 	obj, err := checkLine(line)
 	if err != nil {
 		return err
 	}
-	if err := decodeRecord(obj, r); err != nil {
+	if err := decodeRecord(obj, r, in); err != nil {
 		return err
 	}
 	if r.Op == "" {

@@ -42,6 +42,11 @@ const maxLine = 64 << 20
 // res.torn says why. A bad record with intact records after it is a
 // *CorruptError. fn may be nil.
 func scanLog(r io.Reader, path string, fn func(rec *Record, off int64) error) (scanResult, error) {
+	return scanLogWith(r, path, nil, fn)
+}
+
+// scanLogWith is scanLog with an interner for user ids.
+func scanLogWith(r io.Reader, path string, in interner, fn func(rec *Record, off int64) error) (scanResult, error) {
 	var res scanResult
 	br := bufio.NewReaderSize(r, 1<<20)
 	var rec Record
@@ -71,7 +76,7 @@ func scanLog(r io.Reader, path string, fn func(rec *Record, off int64) error) (s
 		}
 		bad := err
 		if bad == nil || bad == io.EOF {
-			bad = decodeLine(line, &rec)
+			bad = decodeLineWith(line, &rec, in)
 		}
 		if bad == nil {
 			bad = checkOrder(&rec, off, &inSnapshot, &snapUpto, &last)

@@ -40,14 +40,14 @@ func (s *state) snapshot(emit func(*Record) error) error {
 		}
 	}
 	now := s.now()
-	open := make([]*Message, 0, len(s.msgs))
-	for _, m := range s.msgs {
+	open := make([]*Message, 0, s.msgs.len())
+	s.msgs.each(func(m *Message) {
 		// Open messages, and the acknowledged ones kept for status
 		// queries (KeepAcked), which replay files as done again.
 		if m.Expires > now {
 			open = append(open, m)
 		}
-	}
+	})
 	slices.SortFunc(open, func(a, b *Message) int { return cmp.Compare(a.Seq, b.Seq) })
 	for _, m := range open {
 		r := &Record{Seq: m.Seq, Op: OpMsg, ID: m.ID, Event: m.Event, Message: m.Body, Created: m.Created, Expires: m.Expires}

@@ -27,7 +27,8 @@ type Message struct {
 	Expires    int64 // unix milliseconds
 	Recipients []Recipient
 
-	open int // recipients neither acknowledged nor gone
+	open int          // recipients neither acknowledged nor gone
+	one  [1]Recipient // backs Recipients for the common single recipient
 }
 
 // Recipient is one user's copy of a message.
@@ -57,7 +58,7 @@ type state struct {
 	users     map[string]*user
 	userGen   map[string]uint64
 	groups    map[string]*group
-	msgs      map[string]*Message
+	msgs      msgIndex
 	expiry    expiryHeap
 	done      []*Message // fully acknowledged messages kept for status queries, oldest first
 
@@ -76,11 +77,20 @@ func newState(maxPending, keepDone int, now func() int64) *state {
 		users:      make(map[string]*user),
 		userGen:    make(map[string]uint64),
 		groups:     make(map[string]*group),
-		msgs:       make(map[string]*Message),
+		msgs:       newMsgIndex(0),
 		maxPending: maxPending,
 		keepDone:   keepDone,
 		now:        now,
 	}
+}
+
+// intern returns the id string of an existing user equal to b, so a replay
+// keeps one copy of each id however many records name it.
+func (s *state) intern(b []byte) string {
+	if u := s.users[string(b)]; u != nil {
+		return u.id
+	}
+	return string(b)
 }
 
 // effect tells the observer what a committed record changed.
@@ -212,14 +222,18 @@ func (s *state) addMessage(r *Record) (*Message, int) {
 		Created: r.Created,
 		Expires: r.Expires,
 	}
-	if _, dup := s.msgs[r.ID]; dup {
+	if s.msgs.get(r.ID) != nil {
 		// Ids are random: a duplicate cannot come from this hub.
 		return nil, 0
 	}
 	// A message that has expired by replay time is still added here and
 	// swept by expire: its arrival may have pushed an older copy out of a
 	// full queue, and replay must end where the live run did.
-	m.Recipients = make([]Recipient, 0, len(r.Users))
+	if len(r.Users) == 1 {
+		m.Recipients = m.one[:0:1]
+	} else {
+		m.Recipients = make([]Recipient, 0, len(r.Users))
+	}
 	var seen map[string]struct{}
 	if len(r.Users) > 1 {
 		// Writers dedupe, but a record is outside input at replay.
@@ -247,7 +261,7 @@ func (s *state) addMessage(r *Record) (*Message, int) {
 			rc.Acked = true
 		}
 	}
-	s.msgs[m.ID] = m
+	s.msgs.put(m)
 	for i := range m.Recipients {
 		rc := &m.Recipients[i]
 		if rc.Acked {
@@ -279,7 +293,7 @@ func (s *state) addMessage(r *Record) (*Message, int) {
 // ack marks a user's copy acknowledged; it reports whether the user had
 // that copy at all (acknowledging twice is fine).
 func (s *state) ack(msgID, uid string) bool {
-	m := s.msgs[msgID]
+	m := s.msgs.get(msgID)
 	if m == nil {
 		return false
 	}
@@ -310,7 +324,7 @@ func (s *state) closeCopy(m *Message) {
 // them; older ones are forgotten.
 func (s *state) complete(m *Message) {
 	if s.keepDone <= 0 {
-		delete(s.msgs, m.ID)
+		s.msgs.del(m.ID)
 		return
 	}
 	s.done = append(s.done, m)
@@ -318,8 +332,8 @@ func (s *state) complete(m *Message) {
 		old := s.done[0]
 		s.done[0] = nil
 		s.done = s.done[1:]
-		if s.msgs[old.ID] == old && old.open == 0 {
-			delete(s.msgs, old.ID)
+		if s.msgs.get(old.ID) == old && old.open == 0 {
+			s.msgs.del(old.ID)
 		}
 	}
 }
@@ -329,7 +343,7 @@ func (s *state) expire(now int64) int {
 	n := 0
 	for len(s.expiry) > 0 && s.expiry[0].Expires <= now {
 		m := heap.Pop(&s.expiry).(*Message)
-		if m.open == 0 || s.msgs[m.ID] != m {
+		if m.open == 0 || s.msgs.get(m.ID) != m {
 			continue
 		}
 		for i := range m.Recipients {
@@ -342,7 +356,7 @@ func (s *state) expire(now int64) int {
 			}
 		}
 		m.open = 0
-		delete(s.msgs, m.ID)
+		s.msgs.del(m.ID)
 		s.expired++
 		n++
 	}
@@ -353,7 +367,7 @@ func (s *state) expire(now int64) int {
 func (s *state) nextExpiry() int64 {
 	for len(s.expiry) > 0 {
 		m := s.expiry[0]
-		if m.open > 0 && s.msgs[m.ID] == m {
+		if m.open > 0 && s.msgs.get(m.ID) == m {
 			return m.Expires
 		}
 		heap.Pop(&s.expiry)
@@ -364,7 +378,7 @@ func (s *state) nextExpiry() int64 {
 // live counts the records a snapshot of this state would hold; compaction
 // compares it with the records in the log.
 func (s *state) live() int {
-	return len(s.clients) + len(s.users) + len(s.groups) + len(s.userGen) + len(s.clientGen) + len(s.msgs)
+	return len(s.clients) + len(s.users) + len(s.groups) + len(s.userGen) + len(s.clientGen) + s.msgs.len()
 }
 
 func (m *Message) recipient(uid string) *Recipient {

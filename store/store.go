@@ -220,8 +220,8 @@ func (s *Store) recover() error {
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	// Most records of a big log are messages; sizing the index up front
 	// spares rehashing it over and over.
-	st.msgs = make(map[string]*Message, min(fi.Size()/512, 1<<22))
-	res, err := scanLog(f, s.path, func(r *Record, _ int64) error {
+	st.msgs = newMsgIndex(int(min(fi.Size()/256, 1<<22)))
+	res, err := scanLogWith(f, s.path, st.intern, func(r *Record, _ int64) error {
 		st.apply(r)
 		return nil
 	})
