@@ -403,7 +403,11 @@ func (s *server) notify(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	WriteJSON(w, http.StatusAccepted, map[string]any{"id": rc.ID, "seq": rc.Seq, "recipients": rc.Recipients})
+	WriteJSON(w, http.StatusAccepted, struct {
+		ID         string `json:"id"`
+		Seq        uint64 `json:"seq"`
+		Recipients int    `json:"recipients"`
+	}{rc.ID, rc.Seq, rc.Recipients})
 }
 
 func (s *server) acknowledge(w http.ResponseWriter, r *http.Request) {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,7 +125,7 @@ func BearerToken(r *http.Request) string {
 func Recover(log *slog.Logger, mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, r: r}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -137,51 +136,56 @@ func Recover(log *slog.Logger, mux *http.ServeMux) http.Handler {
 					WriteError(sw, http.StatusInternalServerError, "internal error")
 				}
 			}
-			log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "took", time.Since(start).String())
+			if log.Enabled(r.Context(), slog.LevelDebug) {
+				log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "took", time.Since(start).String())
+			}
 		}()
-		h, pattern := mux.Handler(r)
-		if pattern == "" {
-			// The mux's own 404 or 405: keep its status and Allow header,
-			// answer in JSON.
-			probe := &probeWriter{header: http.Header{}}
-			h.ServeHTTP(probe, r)
-			if allow := probe.header.Get("Allow"); allow != "" {
-				sw.Header().Set("Allow", allow)
-			}
-			if probe.code == http.StatusMethodNotAllowed {
-				WriteError(sw, probe.code, fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
-				return
-			}
-			if probe.code != http.StatusNotFound && probe.code != 0 {
-				// A redirect to a cleaned path and the like.
-				for k, v := range probe.header {
-					sw.Header()[k] = v
-				}
-				sw.WriteHeader(probe.code)
-				return
-			}
-			WriteError(sw, http.StatusNotFound, fmt.Sprintf("no such route: %s %s", r.Method, r.URL.Path))
-			return
-		}
 		mux.ServeHTTP(sw, r)
 	})
 }
 
+// statusWriter records the status, and turns the mux's own plain-text
+// errors (no route matched: 404, or 405 with Allow) into JSON ones.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	r       *http.Request
+	code    int
+	discard bool // the mux's text body is being replaced
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
+	if w.code != 0 {
+		return
+	}
+	w.code = code
+	// The mux sets Pattern on the request when a route matches; a route
+	// handler's own errors are JSON already.
+	if w.r.Pattern == "" && code >= 400 {
+		w.discard = true
+		msg := fmt.Sprintf("no such route: %s %s", w.r.Method, w.r.URL.Path)
+		if code == http.StatusMethodNotAllowed {
+			msg = fmt.Sprintf("method %s is not allowed on %s", w.r.Method, w.r.URL.Path)
+		}
+		b, _ := json.Marshal(struct {
+			Error string `json:"error"`
+		}{msg})
+		h := w.ResponseWriter.Header()
+		h.Del("X-Content-Type-Options")
+		h.Set("Content-Type", "application/json")
+		h.Set("Content-Length", fmt.Sprint(len(b)+1))
+		w.ResponseWriter.WriteHeader(code)
+		w.ResponseWriter.Write(append(b, '\n'))
+		return
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.code == 0 {
-		w.code = http.StatusOK
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.discard {
+		return len(b), nil
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -189,22 +193,3 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection (hijacking for
 // event streams).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-type probeWriter struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (p *probeWriter) Header() http.Header { return p.header }
-func (p *probeWriter) WriteHeader(code int) {
-	if p.code == 0 {
-		p.code = code
-	}
-}
-func (p *probeWriter) Write(b []byte) (int, error) {
-	if p.code == 0 {
-		p.code = http.StatusOK
-	}
-	return p.body.Write(b)
-}

@@ -207,6 +207,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	var wg sync.WaitGroup
 	for p := range cfg.Publishers {
 		wg.Go(func() {
+			// Each publisher keeps one connection and writes its requests
+			// by hand: the load tool shares the cores with the hub, so it
+			// should spend as little of them as it can.
+			pc := &poster{addr: c.host, auth: "Bearer " + c.token}
+			defer pc.close()
+			var body []byte
 			for {
 				n := int(next.Add(1)) - 1
 				if n >= cfg.Notifies || ctx.Err() != nil {
@@ -218,14 +224,20 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 						time.Sleep(d)
 					}
 				}
-				body := map[string]any{"message": json.RawMessage(fmt.Sprintf(`{"n":%d,"t":%d}`, n, time.Now().UnixNano()))}
+				body = append(body[:0], `{"message":{"n":`...)
+				body = strconv.AppendInt(body, int64(n), 10)
+				body = append(body, `,"t":`...)
+				body = strconv.AppendInt(body, time.Now().UnixNano(), 10)
 				if cfg.Scenario == "broadcast" {
-					body["groups"] = []string{group}
+					body = append(body, `},"groups":["`...)
+					body = append(body, group...)
 				} else {
-					body["users"] = []string{users[n%total]}
+					body = append(body, `},"users":["`...)
+					body = append(body, users[n%total]...)
 				}
+				body = append(body, `"]}`...)
 				t0 := time.Now()
-				err := c.call(ctx, "POST", "/api/message/notify", body, nil)
+				err := pc.post("/api/message/notify", body)
 				notifyLat[p] = append(notifyLat[p], time.Since(t0))
 				if err != nil {
 					failed.Add(1)
@@ -323,12 +335,17 @@ func sumDelivered(rs []*reader) int64 {
 
 type client struct {
 	api   string
+	host  string // host:port of api
 	token string
 	hc    *http.Client
 }
 
 func newClient(ctx context.Context, cfg Config) (*client, error) {
-	c := &client{api: strings.TrimRight(cfg.API, "/"), hc: &http.Client{
+	u, err := url.Parse(cfg.API)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("bench: --api %q is not a URL", cfg.API)
+	}
+	c := &client{api: strings.TrimRight(cfg.API, "/"), host: u.Host, hc: &http.Client{
 		Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0, DisableCompression: true},
 		Timeout:   30 * time.Second,
 	}}
@@ -369,6 +386,91 @@ func (c *client) call(ctx context.Context, method, path string, body, out any) e
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// poster sends POSTs over one keep-alive HTTP/1.1 connection.
+type poster struct {
+	addr, auth string
+	conn       net.Conn
+	br         *bufio.Reader
+	req        []byte
+}
+
+func (p *poster) close() {
+	if p.conn != nil {
+		p.conn.Close()
+		p.conn = nil
+	}
+}
+
+// post sends body and reads the answer; any status but 2xx is an error.
+func (p *poster) post(path string, body []byte) error {
+	if p.conn == nil {
+		conn, err := net.Dial("tcp", p.addr)
+		if err != nil {
+			return err
+		}
+		p.conn, p.br = conn, bufio.NewReaderSize(conn, 4096)
+	}
+	p.req = append(p.req[:0], "POST "...)
+	p.req = append(p.req, path...)
+	p.req = append(p.req, " HTTP/1.1\r\nHost: "...)
+	p.req = append(p.req, p.addr...)
+	p.req = append(p.req, "\r\nAuthorization: "...)
+	p.req = append(p.req, p.auth...)
+	p.req = append(p.req, "\r\nContent-Type: application/json\r\nContent-Length: "...)
+	p.req = strconv.AppendInt(p.req, int64(len(body)), 10)
+	p.req = append(p.req, "\r\n\r\n"...)
+	p.req = append(p.req, body...)
+	p.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := p.conn.Write(p.req); err != nil {
+		p.close()
+		return err
+	}
+	status, err := p.br.ReadSlice('\n')
+	if err != nil {
+		p.close()
+		return err
+	}
+	code := 0
+	if len(status) >= 12 {
+		code, _ = strconv.Atoi(string(status[9:12]))
+	}
+	length, keep := -1, true
+	for {
+		line, err := p.br.ReadSlice('\n')
+		if err != nil {
+			p.close()
+			return err
+		}
+		if len(line) <= 2 {
+			break
+		}
+		k, v, _ := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(":"))
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte("Content-Length")):
+			length, _ = strconv.Atoi(string(v))
+		case bytes.EqualFold(k, []byte("Connection")) && bytes.EqualFold(v, []byte("close")):
+			keep = false
+		}
+	}
+	if length < 0 {
+		p.close()
+		return fmt.Errorf("POST %s: %d without Content-Length", path, code)
+	}
+	resp := make([]byte, length)
+	if _, err := io.ReadFull(p.br, resp); err != nil {
+		p.close()
+		return err
+	}
+	if !keep {
+		p.close()
+	}
+	if code < 200 || code > 299 {
+		return fmt.Errorf("POST %s: %d %s", path, code, bytes.TrimSpace(resp))
 	}
 	return nil
 }
