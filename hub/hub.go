@@ -116,9 +116,10 @@ type Stream struct {
 	conn         net.Conn
 	raw          syscall.RawConn // nil: fall back to deadline writes
 	q            []item
-	live         bool // replay done: writers may write
-	scheduled    bool // in the work queue or being written
-	slow         bool // a goroutine is draining it with blocking writes
+	spare        []item // an emptied queue to swap in at the next flush
+	live         bool   // replay done: writers may write
+	scheduled    bool   // in the work queue or being written
+	slow         bool   // a goroutine is draining it with blocking writes
 	closed       bool
 	partial      []byte // bytes a non-blocking write left over
 	partialMarks []*atomic.Bool
@@ -323,10 +324,11 @@ func (h *Hub) remove(s *Stream) {
 
 func (h *Hub) writer() {
 	buf := make([]byte, 0, 32<<10)
+	rw := newRawWriter()
 	for {
 		select {
 		case s := <-h.work:
-			buf = h.flush(s, buf[:0])
+			buf = h.flush(s, buf[:0], rw)
 			if cap(buf) > 1<<20 {
 				buf = make([]byte, 0, 32<<10)
 			}
@@ -338,7 +340,7 @@ func (h *Hub) writer() {
 
 // flush writes everything queued on s without blocking. What the socket
 // does not take goes to a goroutine of the stream's own.
-func (h *Hub) flush(s *Stream, buf []byte) []byte {
+func (h *Hub) flush(s *Stream, buf []byte, rw *rawWriter) []byte {
 	s.mu.Lock()
 	if s.closed {
 		s.scheduled = false
@@ -346,7 +348,7 @@ func (h *Hub) flush(s *Stream, buf []byte) []byte {
 		return buf
 	}
 	items := s.q
-	s.q = nil
+	s.q, s.spare = s.spare, nil
 	for _, it := range items {
 		if it.mark != nil {
 			// A message went out: no ping due. Pings themselves do not
@@ -360,7 +362,7 @@ func (h *Hub) flush(s *Stream, buf []byte) []byte {
 	for _, it := range items {
 		buf = append(buf, it.b...)
 	}
-	n, err := s.tryWrite(buf)
+	n, err := s.tryWrite(buf, rw)
 	if err != nil {
 		s.Close()
 		return buf
@@ -393,6 +395,12 @@ func (h *Hub) flush(s *Stream, buf []byte) []byte {
 		go h.drainSlow(s)
 		return buf
 	}
+	// Keep a small emptied queue for the next round: a busy stream then
+	// swaps two slices instead of allocating one per flush.
+	if cap(items) <= spareCap {
+		clear(items)
+		s.spare = items[:0]
+	}
 	if len(s.q) > 0 {
 		h.schedule(s)
 	} else {
@@ -401,6 +409,9 @@ func (h *Hub) flush(s *Stream, buf []byte) []byte {
 	s.mu.Unlock()
 	return buf
 }
+
+// spareCap bounds the queue kept between flushes (items are 32 bytes).
+const spareCap = 32
 
 // drainSlow writes a backed-up stream with blocking writes until it has
 // caught up; a reader stalled past WriteTimeout is closed.
@@ -445,38 +456,58 @@ func (h *Hub) drainSlow(s *Stream) {
 }
 
 // tryWrite writes as much of b as the socket takes now.
-func (s *Stream) tryWrite(b []byte) (int, error) {
+func (s *Stream) tryWrite(b []byte, rw *rawWriter) (int, error) {
 	if s.raw == nil {
 		s.conn.SetWriteDeadline(time.Now().Add(s.h.opts.WriteTimeout))
 		return s.conn.Write(b)
 	}
-	total := 0
-	var werr error
-	err := s.raw.Write(func(fd uintptr) bool {
-		for total < len(b) {
-			n, e := syscall.Write(int(fd), b[total:])
-			if n > 0 {
-				total += n
-			}
-			switch {
-			case e == syscall.EINTR:
-				continue
-			case e == syscall.EAGAIN:
-				return true
-			case e != nil:
-				werr = e
-				return true
-			case n == 0:
-				werr = io.ErrShortWrite
-				return true
-			}
-		}
-		return true
-	})
+	rw.b, rw.n, rw.err = b, 0, nil
+	err := s.raw.Write(rw.fn)
 	if err == nil {
-		err = werr
+		err = rw.err
 	}
-	return total, err
+	n := rw.n
+	rw.b = nil
+	return n, err
+}
+
+// rawWriter is one writer goroutine's state for non-blocking writes; its
+// callback is made once, so a write allocates nothing.
+type rawWriter struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+func newRawWriter() *rawWriter {
+	rw := &rawWriter{}
+	rw.fn = rw.write
+	return rw
+}
+
+// write is the RawConn callback: it writes what the socket takes now and
+// always reports done, so the poller never waits on a slow reader.
+func (rw *rawWriter) write(fd uintptr) bool {
+	for rw.n < len(rw.b) {
+		n, e := syscall.Write(int(fd), rw.b[rw.n:])
+		if n > 0 {
+			rw.n += n
+		}
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			return true
+		case e != nil:
+			rw.err = e
+			return true
+		case n == 0:
+			rw.err = io.ErrShortWrite
+			return true
+		}
+	}
+	return true
 }
 
 var pingFrame = []byte(": ping\n\n")
