@@ -6,6 +6,7 @@
 #   make fuzz-short     every Fuzz* target for FUZZTIME (default 15s) each
 #   make e2e            bash e2e/run.sh
 #   make bench          go benchmarks
+#   make bench-hub      rtchub bench scenarios against a fresh built hub (~4 min)
 #   make dist           static stripped linux binaries + SHA256SUMS in dist/
 #   make dist-check     dist + run arm64/armv7/armv6 under qemu-user, size limit
 #   make install        PREFIX=/usr/local DESTDIR= : binary + systemd unit
@@ -26,13 +27,13 @@ UNITDIR  ?= /etc/systemd/system
 
 export VERSION GO
 
-.PHONY: all run build test vet fuzz-short e2e bench dist dist-check install \
+.PHONY: all run build test vet fuzz-short e2e bench bench-hub dist dist-check install \
 	uninstall systemd-check clean help
 
 all: build
 
 help:
-	@sed -n '3,14p' Makefile
+	@sed -n '3,15p' Makefile
 
 run:
 	$(GO) run . serve
@@ -59,6 +60,9 @@ e2e:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+bench-hub:
+	bash scripts/bench-scenarios.sh
 
 dist:
 	bash scripts/dist.sh
