@@ -123,7 +123,7 @@ type Stream struct {
 	closed       bool
 	partial      []byte // bytes a non-blocking write left over
 	partialMarks []*atomic.Bool
-	active       bool // written since the last heartbeat
+	lastWrite    int64 // unix nanos of the last write, for the heartbeat
 }
 
 // Attach registers a stream for user before its connection is ready:
@@ -189,6 +189,7 @@ func (s *Stream) Start(conn net.Conn, replay func(emit func(b []byte, marks []*a
 	}
 	s.mu.Lock()
 	s.live = true
+	s.lastWrite = time.Now().UnixNano()
 	if len(s.q) > 0 && !s.scheduled {
 		s.scheduled = true
 		h.schedule(s)
@@ -349,14 +350,7 @@ func (h *Hub) flush(s *Stream, buf []byte, rw *rawWriter) []byte {
 	}
 	items := s.q
 	s.q, s.spare = s.spare, nil
-	for _, it := range items {
-		if it.mark != nil {
-			// A message went out: no ping due. Pings themselves do not
-			// count, or every other ping would be skipped.
-			s.active = true
-			break
-		}
-	}
+	s.lastWrite = time.Now().UnixNano()
 	s.mu.Unlock()
 
 	for _, it := range items {
@@ -512,38 +506,32 @@ func (rw *rawWriter) write(fd uintptr) bool {
 
 var pingFrame = []byte(": ping\n\n")
 
-// heartbeat is the hub's one timer: it pings streams that were quiet for a
-// heartbeat and closes those whose peer has gone.
+// heartbeat is the hub's one timer. Every tick it closes streams whose
+// peer has gone, and pings those that would otherwise go a whole heartbeat
+// without a write: no stream is quiet for longer than --heartbeat.
 func (h *Hub) heartbeat() {
-	tick := min(h.opts.Heartbeat, 5*time.Second)
+	tick := min(h.opts.Heartbeat/3, 5*time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	lastPing := time.Now()
+	due := int64(h.opts.Heartbeat - tick)
 	var list []*Stream
 	for {
 		select {
 		case <-h.stop:
 			return
 		case now := <-t.C:
-			ping := now.Sub(lastPing) >= h.opts.Heartbeat-tick/2
-			if ping {
-				lastPing = now
-			}
 			list = h.snapshot(list[:0])
 			for _, s := range list {
 				if s.peerGone() {
 					s.Close()
 					continue
 				}
-				if ping {
-					s.mu.Lock()
-					quiet := !s.active && s.live
-					s.active = false
-					s.mu.Unlock()
-					if quiet {
-						h.Metrics.Pings.Add(1)
-						s.enqueue(item{b: pingFrame})
-					}
+				s.mu.Lock()
+				quiet := s.live && now.UnixNano()-s.lastWrite >= due
+				s.mu.Unlock()
+				if quiet {
+					h.Metrics.Pings.Add(1)
+					s.enqueue(item{b: pingFrame})
 				}
 			}
 			clear(list)
