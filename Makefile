@@ -1,6 +1,6 @@
 # rtchub — build, test and packaging targets (GNU make).
 #
-#   make run            go run . serve (no config needed)
+#   make run            build, then bin/rtchub serve (no config needed)
 #   make build          bin/rtchub for this machine
 #   make test           go vet + go test -race (the test command)
 #   make fuzz-short     every Fuzz* target for FUZZTIME (default 15s) each
@@ -35,8 +35,10 @@ all: build
 help:
 	@sed -n '3,15p' Makefile
 
-run:
-	$(GO) run . serve
+# Built first, then run in the foreground: Ctrl-C reaches the hub itself,
+# which stops cleanly (exit 0).
+run: build
+	./bin/rtchub serve
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/rtchub .
