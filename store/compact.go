@@ -196,7 +196,7 @@ func writeBackup(w io.Writer, dir string, log *os.File, end int64, seq uint64, e
 	if err != nil {
 		return err
 	}
-	mark := appendLine(nil, seq+SeqGap, body)
+	mark := appendBatchLine(nil, seq+SeqGap, 1, body)
 	tw := tar.NewWriter(w)
 	now := time.Now()
 	for _, name := range extra {

@@ -103,6 +103,8 @@ func fastDecodeWith(b []byte, r *Record, in interner) bool {
 			r.Gen, ok = p.uint()
 		case "upto":
 			r.Upto, ok = p.uint()
+		case "n":
+			r.N, ok = p.uint()
 		default:
 			// encoding/json matches keys case-insensitively and ignores
 			// unknown ones; let it decide.

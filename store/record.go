@@ -52,6 +52,7 @@ type Record struct {
 	Kind    string          `json:"kind,omitempty"`    // gen: "user" or "client"
 	Gen     uint64          `json:"gen,omitempty"`     // client.put, gen
 	Upto    uint64          `json:"upto,omitempty"`    // snapshot
+	N       uint64          `json:"n,omitempty"`       // first record of a batch: records in the batch
 	CRC     string          `json:"crc,omitempty"`     // filled in by the framing
 }
 
@@ -93,11 +94,23 @@ func encodeBody(r *Record) ([]byte, error) {
 //
 //	{"seq":12,"op":"ack","id":"...","user":"u1","crc":"1c291ca3"}
 func appendLine(dst []byte, seq uint64, body []byte) []byte {
+	return appendBatchLine(dst, seq, 0, body)
+}
+
+// appendBatchLine is appendLine for the first record of a batch of n: the
+// count lets recovery tell a batch cut short by a power cut (whose pages
+// reached the disk out of order) from damage to data that was synced.
+func appendBatchLine(dst []byte, seq, n uint64, body []byte) []byte {
 	start := len(dst)
 	dst = append(dst, '{')
 	if seq != 0 {
 		dst = append(dst, `"seq":`...)
 		dst = strconv.AppendUint(dst, seq, 10)
+		dst = append(dst, ',')
+	}
+	if n != 0 {
+		dst = append(dst, `"n":`...)
+		dst = strconv.AppendUint(dst, n, 10)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, body[1:len(body)-1]...)

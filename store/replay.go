@@ -54,6 +54,7 @@ func scanLogWith(r io.Reader, path string, in interner, fn func(rec *Record, off
 	off := int64(0)
 	inSnapshot := false
 	var snapUpto, last uint64
+	var hdrEnd uint64 // last seq of the latest batch whose first record was read
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -82,11 +83,24 @@ func scanLogWith(r io.Reader, path string, in interner, fn func(rec *Record, off
 			bad = checkOrder(&rec, off, &inSnapshot, &snapUpto, &last)
 		}
 		if bad != nil {
-			if anyIntact(br) {
+			rest := scanRest(br)
+			switch {
+			case !rest.intact:
+			case hdrEnd > 0 && !rest.header && (last < hdrEnd && rest.maxSeq <= hdrEnd ||
+				last == hdrEnd && rest.maxSeq <= last+maxBatch):
+				// The damage and every intact record after it lie in the
+				// last batch, which one write put down and whose sync
+				// never returned: a power cut kept some of its pages and
+				// not others. None of it was acknowledged.
+				bad = fmt.Errorf("last batch written only in part (%w)", bad)
+			default:
 				return res, &CorruptError{Path: path, Offset: off, AfterSeq: last, Reason: bad}
 			}
 			res.torn, res.tornSeq = bad, last
 			return res, nil
+		}
+		if rec.N > 0 && !inSnapshot {
+			hdrEnd = rec.Seq + rec.N - 1
 		}
 		if fn != nil {
 			if err := fn(&rec, off); err != nil {
@@ -139,8 +153,16 @@ func checkOrder(r *Record, off int64, inSnapshot *bool, snapUpto, last *uint64) 
 	return nil
 }
 
-// anyIntact reports whether r holds at least one intact record.
-func anyIntact(r io.Reader) bool {
+// restInfo is what follows a damaged record.
+type restInfo struct {
+	intact bool   // at least one intact record
+	header bool   // one of them starts a batch
+	maxSeq uint64 // the highest seq among them
+}
+
+func scanRest(r io.Reader) restInfo {
+	var ri restInfo
+	var rec Record
 	br := bufio.NewReaderSize(r, 1<<16)
 	for {
 		line, err := br.ReadSlice('\n')
@@ -149,13 +171,13 @@ func anyIntact(r io.Reader) bool {
 			_, err = br.ReadSlice('\n')
 			line = nil
 		}
-		if line != nil {
-			if _, cerr := checkLine(line); cerr == nil {
-				return true
-			}
+		if line != nil && decodeLine(line, &rec) == nil {
+			ri.intact = true
+			ri.header = ri.header || rec.N > 0
+			ri.maxSeq = max(ri.maxSeq, rec.Seq, rec.Upto)
 		}
 		if err != nil {
-			return false
+			return ri
 		}
 	}
 }

@@ -266,6 +266,9 @@ func (s *Store) recover() error {
 	return nil
 }
 
+// maxBatch bounds a group commit; recovery relies on it.
+const maxBatch = 1024
+
 // SeqGap is how far a seq mark jumps: past anything one unsynced stretch of
 // log, or the life of a hub after a backup, could have used.
 const SeqGap = 1 << 24
@@ -276,7 +279,7 @@ func appendMark(f *os.File, seq uint64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	line := appendLine(nil, seq, body)
+	line := appendBatchLine(nil, seq, 1, body)
 	if _, err := f.Write(line); err != nil {
 		return 0, fmt.Errorf("store: write seq mark: %w", err)
 	}
@@ -365,7 +368,7 @@ func (s *Store) writer() {
 	s.expT = time.NewTimer(time.Hour)
 	s.expT.Stop()
 	s.armExpiry()
-	batch := make([]*request, 0, 1024)
+	batch := make([]*request, 0, maxBatch)
 	buf := make([]byte, 0, 1<<16)
 	for {
 		select {
@@ -461,13 +464,19 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 		}
 		seq++
 		r.rec.Seq = seq
-		buf = appendLine(buf, seq, r.body)
 		batch[n] = r
 		n++
 	}
 	batch = batch[:n]
 	if n == 0 {
 		return buf
+	}
+	for i, r := range batch {
+		count := uint64(0)
+		if i == 0 {
+			count = uint64(n)
+		}
+		buf = appendBatchLine(buf, r.rec.Seq, count, r.body)
 	}
 	if err := s.write(buf); err != nil {
 		for _, r := range batch {
