@@ -250,12 +250,7 @@ func (p *parser) digits(neg bool) ([]byte, bool) {
 	if neg {
 		p.lit('-')
 	}
-	d := p.i
-	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-		p.i++
-	}
-	n := p.i - d
-	if n == 0 || (n > 1 && p.b[d] == '0') {
+	if !p.intPart() {
 		return nil, false
 	}
 	if p.i < len(p.b) && (p.b[p.i] == '.' || p.b[p.i] == 'e' || p.b[p.i] == 'E') {
@@ -398,34 +393,36 @@ func (p *parser) skipString() bool {
 
 func (p *parser) skipNumber() bool {
 	p.lit('-')
-	start := p.i
-	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-		p.i++
-	}
-	if n := p.i - start; n == 0 || (n > 1 && p.b[start] == '0') {
+	if !p.intPart() {
 		return false
 	}
-	if p.lit('.') {
-		s := p.i
-		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-			p.i++
-		}
-		if p.i == s {
-			return false
-		}
+	if p.lit('.') && p.digitRun() == 0 {
+		return false
 	}
 	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
 		p.i++
 		if !p.lit('+') {
 			p.lit('-')
 		}
-		s := p.i
-		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
-			p.i++
-		}
-		if p.i == s {
+		if p.digitRun() == 0 {
 			return false
 		}
 	}
 	return true
+}
+
+// intPart reads the integer part of a JSON number: digits, no leading zero.
+func (p *parser) intPart() bool {
+	start := p.i
+	n := p.digitRun()
+	return n == 1 || n > 1 && p.b[start] != '0'
+}
+
+// digitRun steps over ASCII digits and says how many there were.
+func (p *parser) digitRun() int {
+	start := p.i
+	for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+		p.i++
+	}
+	return p.i - start
 }
