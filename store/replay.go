@@ -54,7 +54,9 @@ func scanLogWith(r io.Reader, path string, in interner, fn func(rec *Record, off
 	off := int64(0)
 	inSnapshot := false
 	var snapUpto, last uint64
-	var hdrEnd uint64 // last seq of the latest batch whose first record was read
+	// hdrEnd is the last seq of the latest batch whose first record was
+	// read (0 before any: a new log starts at a batch boundary).
+	var hdrEnd uint64
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -79,27 +81,36 @@ func scanLogWith(r io.Reader, path string, in interner, fn func(rec *Record, off
 		if bad == nil || bad == io.EOF {
 			bad = decodeLineWith(line, &rec, in)
 		}
+		misplaced := false
 		if bad == nil {
 			bad = checkOrder(&rec, off, &inSnapshot, &snapUpto, &last)
+			misplaced = bad != nil
 		}
 		if bad != nil {
 			rest := scanRest(br)
+			cur := max(last, snapUpto)
 			switch {
 			case !rest.intact:
-			case hdrEnd > 0 && !rest.header && (last < hdrEnd && rest.maxSeq <= hdrEnd ||
-				last == hdrEnd && rest.maxSeq <= last+maxBatch):
+			case !misplaced && !rest.header && rest.minSeq > cur && (cur < hdrEnd && rest.maxSeq <= hdrEnd ||
+				cur == hdrEnd && rest.maxSeq <= cur+maxBatch):
 				// The damage and every intact record after it lie in the
 				// last batch, which one write put down and whose sync
 				// never returned: a power cut kept some of its pages and
-				// not others. None of it was acknowledged.
+				// not others. None of it was acknowledged. (An intact
+				// record out of place is never a torn write.)
 				bad = fmt.Errorf("last batch written only in part (%w)", bad)
 			default:
-				return res, &CorruptError{Path: path, Offset: off, AfterSeq: last, Reason: bad}
+				return res, &CorruptError{Path: path, Offset: off, AfterSeq: cur, Reason: bad}
 			}
-			res.torn, res.tornSeq = bad, last
+			res.torn, res.tornSeq = bad, cur
 			return res, nil
 		}
-		if rec.N > 0 && !inSnapshot {
+		switch {
+		case rec.Op == OpSnapshot:
+			// The snapshot was synced before it became the log: like a
+			// complete batch ending at its upto.
+			hdrEnd = rec.Upto
+		case rec.N > 0 && !inSnapshot:
 			hdrEnd = rec.Seq + rec.N - 1
 		}
 		if fn != nil {
@@ -155,9 +166,9 @@ func checkOrder(r *Record, off int64, inSnapshot *bool, snapUpto, last *uint64) 
 
 // restInfo is what follows a damaged record.
 type restInfo struct {
-	intact bool   // at least one intact record
-	header bool   // one of them starts a batch
-	maxSeq uint64 // the highest seq among them
+	intact         bool   // at least one intact record
+	header         bool   // one of them starts a batch
+	minSeq, maxSeq uint64 // the lowest and highest seq among them
 }
 
 func scanRest(r io.Reader) restInfo {
@@ -172,8 +183,11 @@ func scanRest(r io.Reader) restInfo {
 			line = nil
 		}
 		if line != nil && decodeLine(line, &rec) == nil {
+			if !ri.intact || rec.Seq < ri.minSeq {
+				ri.minSeq = rec.Seq
+			}
 			ri.intact = true
-			ri.header = ri.header || rec.N > 0
+			ri.header = ri.header || rec.N > 0 || rec.Op == OpSnapshot
 			ri.maxSeq = max(ri.maxSeq, rec.Seq, rec.Upto)
 		}
 		if err != nil {

@@ -94,8 +94,6 @@ type Store struct {
 	log  *slog.Logger
 	path string
 	lock *os.File
-	// uncleanStop: the last hub on this directory did not Close.
-	uncleanStop bool
 
 	mu  sync.RWMutex // guards st
 	st  *state
@@ -159,27 +157,31 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A lock file that still says running was left by a hub that did not
+	// Close: crashed, killed, or the machine went down. Whoever opens the
+	// directory next (hub or offline command) marks the log.
 	prev := make([]byte, len(lockRunning))
 	n, _ := lock.ReadAt(prev, 0)
+	uncleanStop := string(prev[:n]) == lockRunning
+	s := &Store{
+		opts:    opts,
+		log:     opts.Logger,
+		path:    filepath.Join(opts.Dir, LogName),
+		lock:    lock,
+		reqs:    make(chan *request, 4096),
+		ctl:     make(chan func()),
+		quit:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
+	}
+	if err := s.recover(uncleanStop); err != nil {
+		lock.Close() // its word stays what it was: nothing was served
+		return nil, err
+	}
 	if err := markLock(lock, lockRunning); err != nil {
+		s.file.Close()
 		lock.Close()
 		return nil, fmt.Errorf("store: lock file: %w", err)
-	}
-	s := &Store{
-		uncleanStop: string(prev[:n]) == lockRunning,
-		opts:        opts,
-		log:         opts.Logger,
-		path:        filepath.Join(opts.Dir, LogName),
-		lock:        lock,
-		reqs:        make(chan *request, 4096),
-		ctl:         make(chan func()),
-		quit:        make(chan struct{}),
-		stopped:     make(chan struct{}),
-		wake:        make(chan struct{}, 1),
-	}
-	if err := s.recover(); err != nil {
-		lock.Close()
-		return nil, err
 	}
 	go s.writer()
 	return s, nil
@@ -202,7 +204,7 @@ func (s *Store) newState() *state {
 }
 
 // recover replays the log into memory, cutting a torn tail.
-func (s *Store) recover() error {
+func (s *Store) recover(uncleanStop bool) error {
 	os.Remove(s.path + compactSuffix) // a compaction cut short by a crash
 	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -241,17 +243,19 @@ func (s *Store) recover() error {
 			return fmt.Errorf("store: sync %s: %w", s.path, err)
 		}
 	}
-	if s.opts.Fsync != FsyncAlways && res.lastSeq > 0 && s.uncleanStop {
-		// Without a sync per batch, frames go out before their records
-		// are on disk, and a crash of the machine can take back seqs that
-		// clients saw as event ids. After a stop that was not clean, jump
-		// past them so none is handed out twice.
+	if res.lastSeq > 0 && uncleanStop {
+		// A hub that ran without a sync per batch sent frames before their
+		// records were on disk, and a crash of the machine can take back
+		// seqs that clients saw as event ids. After any stop that was not
+		// clean (whatever the mode now: the crashed run's is unknown),
+		// jump past them so none is handed out twice.
 		n, err := appendMark(f, res.lastSeq+SeqGap)
 		if err != nil {
 			f.Close()
 			return err
 		}
 		res.lastSeq, res.good, res.records = res.lastSeq+SeqGap, res.good+n, res.records+1
+		st.seq = res.lastSeq
 	}
 	if err := syncDir(s.opts.Dir); err != nil {
 		f.Close()

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -89,7 +88,7 @@ func Verify(dir string, repair bool) (Report, error) {
 	}
 	// Seqs in the damaged part may have reached clients (as SSE ids); a
 	// mark keeps the next append above all of them.
-	high := highestSeq(io.NewSectionReader(f, rep.Good, rep.Bytes-rep.Good))
+	high := scanRest(io.NewSectionReader(f, rep.Good, rep.Bytes-rep.Good)).maxSeq
 	if err := f.Truncate(rep.Good); err != nil {
 		return rep, fmt.Errorf("store: repair: truncate: %w", err)
 	}
@@ -107,41 +106,6 @@ func Verify(dir string, repair bool) (Report, error) {
 	}
 	rep.MovedAside = aside
 	return rep, nil
-}
-
-// highestSeq is the highest seq among the intact records in r.
-func highestSeq(r io.Reader) uint64 {
-	var high uint64
-	br := bufio.NewReaderSize(r, 1<<16)
-	var rec Record
-	for {
-		line, err := br.ReadSlice('\n')
-		for err == bufio.ErrBufferFull {
-			_, err = br.ReadSlice('\n')
-			line = nil
-		}
-		if line != nil && decodeLine(line, &rec) == nil {
-			high = max(high, rec.Seq, rec.Upto)
-		}
-		if err != nil {
-			return high
-		}
-	}
-}
-
-// CompactDir compacts the log of a directory no hub is using.
-func CompactDir(opts Options) (before, after int64, err error) {
-	s, err := Open(opts)
-	if err != nil {
-		return 0, 0, err
-	}
-	before = s.size.Load()
-	err = s.Compact()
-	after = s.size.Load()
-	if cerr := s.Close(); err == nil {
-		err = cerr
-	}
-	return before, after, err
 }
 
 // BackupDir writes a backup of a directory no hub is using.
