@@ -109,6 +109,11 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 		if fs.NArg() == 0 {
 			return pos, nil
 		}
+		if n := len(args) - fs.NArg(); n > 0 && args[n-1] == "--" {
+			// Everything after "--" is an argument, even if it looks
+			// like a flag.
+			return append(pos, fs.Args()...), nil
+		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}

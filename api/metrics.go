@@ -34,7 +34,7 @@ func Metrics(st *store.Store, h *hub.Hub, version string) http.Handler {
 		put("rtchub_streams_opened_total", "counter", "Event streams accepted.", hm.Opened.Load())
 		put("rtchub_streams_cut_total", "counter", "Streams closed because the client read too slowly.", hm.Cut.Load())
 		put("rtchub_events_delivered_total", "counter", "Message events written to streams.", hm.Delivered.Load())
-		put("rtchub_pings_total", "counter", "Keep-alive comments written.", hm.Pings.Load())
+		put("rtchub_pings_total", "counter", "Keep-alive comments queued on quiet streams.", hm.Pings.Load())
 		put("rtchub_log_seq", "gauge", "Last seq in the log.", stats.Seq)
 		put("rtchub_log_appends_total", "counter", "Records appended to the log.", sm.Appends.Load())
 		put("rtchub_log_batches_total", "counter", "Group commits (one write and sync each).", sm.Batches.Load())

@@ -119,7 +119,6 @@ type Stream struct {
 	spare        []item // an emptied queue to swap in at the next flush
 	live         bool   // replay done: writers may write
 	scheduled    bool   // in the work queue or being written
-	slow         bool   // a goroutine is draining it with blocking writes
 	closed       bool
 	partial      []byte // bytes a non-blocking write left over
 	partialMarks []*atomic.Bool
@@ -384,7 +383,6 @@ func (h *Hub) flush(s *Stream, buf []byte, rw *rawWriter) []byte {
 		// meanwhile, and let a goroutine wait for the reader.
 		s.partial = append([]byte(nil), buf[n:]...)
 		s.partialMarks = rest
-		s.slow = true
 		s.mu.Unlock()
 		go h.drainSlow(s)
 		return buf
@@ -423,7 +421,7 @@ func (h *Hub) drainSlow(s *Stream) {
 		marks := s.partialMarks
 		s.partial, s.partialMarks = nil, nil
 		if len(items) == 0 && len(buf) == 0 {
-			s.slow, s.scheduled = false, false
+			s.scheduled = false
 			s.mu.Unlock()
 			return
 		}
@@ -528,6 +526,11 @@ func (h *Hub) heartbeat() {
 				}
 				s.mu.Lock()
 				quiet := s.live && now.UnixNano()-s.lastWrite >= due
+				if quiet && !s.scheduled {
+					// Idle: give back the spare queue, so a quiet stream
+					// holds no buffer at all.
+					s.spare = nil
+				}
 				s.mu.Unlock()
 				if quiet {
 					h.Metrics.Pings.Add(1)

@@ -222,7 +222,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	// The response is written by hand on the bare connection: the body
 	// runs until the connection closes, so the hub can hold the stream
 	// without a goroutine or buffers.
-	pre := make([]byte, 0, replayChunk+1024)
+	pre := make([]byte, 0, 1024) // grows with the backlog, up to a chunk
 	pre = append(pre, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nConnection: close\r\n"...)
 	for k, vs := range w.Header() {
 		for _, v := range vs {

@@ -300,10 +300,8 @@ func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
 	if err := s.append(ctx, r); err != nil {
 		return Receipt{}, err
 	}
-	if r.eff.recipients == 0 {
-		// Every recipient was deleted between the check and the commit.
-		return Receipt{}, ErrNoRecipients
-	}
+	// Recipients may be 0 if all were deleted between the check and the
+	// commit: the record is written, so the answer is still a receipt.
 	return Receipt{ID: r.rec.ID, Seq: r.rec.Seq, Recipients: r.eff.recipients}, nil
 }
 
@@ -397,10 +395,13 @@ func newMessageID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// dedupe drops repeated names, keeping the first of each in order.
 func dedupe(list []string) []string {
 	out := make([]string, 0, len(list))
+	seen := make(map[string]struct{}, len(list))
 	for _, v := range list {
-		if !slices.Contains(out, v) {
+		if _, dup := seen[v]; !dup {
+			seen[v] = struct{}{}
 			out = append(out, v)
 		}
 	}

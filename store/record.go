@@ -27,9 +27,10 @@ const (
 	OpSnapshot = "snapshot"
 	// OpGen restores a revocation generation in a snapshot.
 	OpGen = "gen"
-	// OpMark carries nothing but a seq: `verify --repair` appends one with
-	// the highest seq of what it moved aside, so seqs that clients may have
-	// seen are never handed out again.
+	// OpMark carries nothing but a seq, jumping ahead so that seqs clients
+	// may have seen as event ids are never handed out again: after the part
+	// `verify --repair` moves aside, after an unclean stop, and at the end
+	// of a backup's copy of the log.
 	OpMark = "mark"
 )
 
@@ -101,6 +102,13 @@ func appendLine(dst []byte, seq uint64, body []byte) []byte {
 // count lets recovery tell a batch cut short by a power cut (whose pages
 // reached the disk out of order) from damage to data that was synced.
 func appendBatchLine(dst []byte, seq, n uint64, body []byte) []byte {
+	return appendFramed(dst, seq, n, 0, 0, body)
+}
+
+// appendFramed is appendBatchLine that also puts a message's created and
+// expires times (unix ms; omitted when created is 0) ahead of the body, so
+// the writer stamps a message without encoding it again.
+func appendFramed(dst []byte, seq, n uint64, created, expires int64, body []byte) []byte {
 	start := len(dst)
 	dst = append(dst, '{')
 	if seq != 0 {
@@ -111,6 +119,13 @@ func appendBatchLine(dst []byte, seq, n uint64, body []byte) []byte {
 	if n != 0 {
 		dst = append(dst, `"n":`...)
 		dst = strconv.AppendUint(dst, n, 10)
+		dst = append(dst, ',')
+	}
+	if created != 0 {
+		dst = append(dst, `"created":`...)
+		dst = strconv.AppendInt(dst, created, 10)
+		dst = append(dst, `,"expires":`...)
+		dst = strconv.AppendInt(dst, expires, 10)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, body[1:len(body)-1]...)

@@ -129,7 +129,7 @@ type observerBox struct{ Observer }
 type request struct {
 	rec  Record
 	ttl  time.Duration // msg: the writer stamps created and expires
-	body []byte        // nil for msg: encoded by the writer after stamping
+	body []byte        // the record without seq (and, for msg, its times)
 	eff  effect
 	err  error
 	done chan struct{}
@@ -322,13 +322,13 @@ func (s *Store) Close() error {
 // append hands records to the writer and waits until they are committed.
 func (s *Store) append(ctx context.Context, recs ...*request) error {
 	for _, r := range recs {
-		if r.rec.Op != OpMsg {
-			body, err := encodeBody(&r.rec)
-			if err != nil {
-				return err
-			}
-			r.body = body
+		// Encoded here, on the caller's goroutine; a message's times are
+		// spliced in by the writer.
+		body, err := encodeBody(&r.rec)
+		if err != nil {
+			return err
 		}
+		r.body = body
 		r.done = make(chan struct{})
 	}
 	for _, r := range recs {
@@ -454,33 +454,19 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	// each message's created time and so ends where the live run did.
 	now := s.stamp()
 	seq := s.seq
-	n := 0
-	for _, r := range batch {
-		if r.body == nil {
-			r.rec.Created, r.rec.Expires = now, now+r.ttl.Milliseconds()
-			body, err := encodeBody(&r.rec)
-			if err != nil {
-				r.err = err
-				close(r.done)
-				continue
-			}
-			r.body = body
-		}
+	for i, r := range batch {
 		seq++
 		r.rec.Seq = seq
-		batch[n] = r
-		n++
-	}
-	batch = batch[:n]
-	if n == 0 {
-		return buf
-	}
-	for i, r := range batch {
-		count := uint64(0)
+		var count uint64
 		if i == 0 {
-			count = uint64(n)
+			count = uint64(len(batch))
 		}
-		buf = appendBatchLine(buf, r.rec.Seq, count, r.body)
+		if r.rec.Op == OpMsg {
+			r.rec.Created, r.rec.Expires = now, now+r.ttl.Milliseconds()
+			buf = appendFramed(buf, seq, count, r.rec.Created, r.rec.Expires, r.body)
+		} else {
+			buf = appendBatchLine(buf, seq, count, r.body)
+		}
 	}
 	if err := s.write(buf); err != nil {
 		for _, r := range batch {
