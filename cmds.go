@@ -90,7 +90,7 @@ func clientCmd(ctx context.Context, args []string, getenv func(string) string, s
 	case sub == "add" && len(pos) == 1:
 		name := pos[0]
 		if !api.ValidID(name) {
-			return usageError{fmt.Sprintf("client name %q: use 1-128 letters, digits, '.', '_', '-', '@'", name)}
+			return usageError{fmt.Sprintf("client name %q: "+api.IDRule, name)}
 		}
 		var out api.AdminClient
 		err := offlineOrAdmin(c.DataDir, func(st *store.Store) error {

@@ -137,7 +137,9 @@ func (s *server) authed(next http.HandlerFunc) http.Handler {
 		if tok == "" {
 			msg = "missing access token: send Authorization: Bearer <access_token>"
 		} else if c, err := s.Signer.Verify(tok, auth.KindClient, s.Now()); err != nil {
-			msg = tokenError(err)
+			// Every refusal here is a 401: the API has no other answer
+			// for a bad credential.
+			_, msg = TokenError(err)
 		} else if _, gen, ok := s.Store.Client(c.Subject); !ok || gen != c.Gen {
 			msg = "access token revoked: its client was removed"
 		}
@@ -150,17 +152,18 @@ func (s *server) authed(next http.HandlerFunc) http.Handler {
 	})
 }
 
-// tokenError says why a token was refused.
-func tokenError(err error) string {
+// TokenError says why a token was refused, and with which status: 400 for
+// something that is not a token at all, 401 for one that is refused.
+func TokenError(err error) (int, string) {
 	switch {
-	case errors.Is(err, auth.ErrExpired):
-		return "token expired"
-	case errors.Is(err, auth.ErrWrongKind):
-		return "wrong kind of token"
 	case errors.Is(err, auth.ErrMalformed):
-		return "malformed token"
+		return http.StatusBadRequest, "malformed token"
+	case errors.Is(err, auth.ErrExpired):
+		return http.StatusUnauthorized, "token expired"
+	case errors.Is(err, auth.ErrWrongKind):
+		return http.StatusUnauthorized, "wrong kind of token"
 	}
-	return "invalid token signature"
+	return http.StatusUnauthorized, "invalid token signature"
 }
 
 // ---- users ----
@@ -344,12 +347,12 @@ func (req *NotifyRequest) Validate(maxMessage int, defTTL, maxTTL time.Duration)
 	}
 	for _, id := range n.Users {
 		if !ValidID(id) {
-			return n, fmt.Sprintf("invalid user id %q: use 1-128 letters, digits, '.', '_', '-', '@'", id)
+			return n, fmt.Sprintf("invalid user id %q: "+IDRule, id)
 		}
 	}
 	for _, id := range n.Groups {
 		if !ValidID(id) {
-			return n, fmt.Sprintf("invalid group id %q: use 1-128 letters, digits, '.', '_', '-', '@'", id)
+			return n, fmt.Sprintf("invalid group id %q: "+IDRule, id)
 		}
 	}
 	body := req.Message
@@ -477,7 +480,7 @@ func (s *server) getMessage(w http.ResponseWriter, r *http.Request) {
 func checkIDs(w http.ResponseWriter, field string, ids ...string) bool {
 	for _, id := range ids {
 		if !ValidID(id) {
-			WriteError(w, http.StatusBadRequest, fmt.Sprintf("invalid %s %q: use 1-128 letters, digits, '.', '_', '-', '@'", field, id))
+			WriteError(w, http.StatusBadRequest, fmt.Sprintf("invalid %s %q: "+IDRule, field, id))
 			return false
 		}
 	}

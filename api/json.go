@@ -97,6 +97,9 @@ func kindName(k string) string {
 // of letters, digits, '.', '_', '-' and '@'.
 func ValidID(s string) bool { return validName(s, 128, "._-@") }
 
+// IDRule is how an error message states the id alphabet.
+const IDRule = "use 1-128 letters, digits, '.', '_', '-', '@'"
+
 // validName reports whether s is 1 to max letters, digits and bytes of extra.
 func validName(s string, max int, extra string) bool {
 	if len(s) == 0 || len(s) > max {

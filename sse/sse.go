@@ -126,18 +126,12 @@ func (s *Server) userToken(w http.ResponseWriter, r *http.Request) (auth.Claims,
 		return auth.Claims{}, false
 	}
 	c, err := s.cfg.Signer.Verify(tok, auth.KindUser, s.cfg.Now())
-	switch {
-	case errors.Is(err, auth.ErrMalformed):
-		api.WriteError(w, http.StatusBadRequest, "malformed token")
-		return c, false
-	case errors.Is(err, auth.ErrExpired):
-		api.WriteError(w, http.StatusUnauthorized, "token expired")
-		return c, false
-	case errors.Is(err, auth.ErrWrongKind):
-		api.WriteError(w, http.StatusUnauthorized, "wrong kind of token: use a user token from GET /api/user/{id}/token")
-		return c, false
-	case err != nil:
-		api.WriteError(w, http.StatusUnauthorized, "invalid token signature")
+	if err != nil {
+		code, msg := api.TokenError(err)
+		if errors.Is(err, auth.ErrWrongKind) {
+			msg += ": use a user token from GET /api/user/{id}/token"
+		}
+		api.WriteError(w, code, msg)
 		return c, false
 	}
 	if gen, exists := s.cfg.Store.UserGen(c.Subject); !exists || gen != c.Gen {
