@@ -223,6 +223,25 @@ func (h *Hub) Send(user string, b []byte, mark *atomic.Bool) {
 	h.mu.RUnlock()
 }
 
+// Target is one recipient of a frame: a user, and the flag to set once the
+// frame reaches one of the user's sockets (nil for none).
+type Target struct {
+	User string
+	Mark *atomic.Bool
+}
+
+// SendTo queues one shared frame on every stream of every target, under a
+// single read lock: a broadcast to a thousand users takes it once.
+func (h *Hub) SendTo(targets []Target, b []byte) {
+	h.mu.RLock()
+	for _, t := range targets {
+		for _, s := range h.users[t.User] {
+			s.enqueue(item{b, t.Mark})
+		}
+	}
+	h.mu.RUnlock()
+}
+
 // Online reports how many streams user has open.
 func (h *Hub) Online(user string) int {
 	h.mu.RLock()

@@ -38,8 +38,9 @@ type Config struct {
 // Server serves the SSE listener and turns committed messages into frames.
 // It is the store's observer.
 type Server struct {
-	cfg   Config
-	retry []byte
+	cfg     Config
+	retry   []byte
+	targets []hub.Target // MessageCommitted's scratch list
 }
 
 // New returns a Server. Register it with Store.SetObserver.
@@ -78,12 +79,17 @@ func (s *Server) Handler() http.Handler {
 // bytes on every open stream of every recipient.
 func (s *Server) MessageCommitted(m *store.Message) {
 	frame := AppendFrame(nil, m)
+	// The store calls observers one at a time, so the scratch list can be
+	// reused from message to message.
+	s.targets = s.targets[:0]
 	for i := range m.Recipients {
 		rc := &m.Recipients[i]
 		if rc.Open() {
-			s.cfg.Hub.Send(rc.User, frame, &rc.Delivered)
+			s.targets = append(s.targets, hub.Target{User: rc.User, Mark: &rc.Delivered})
 		}
 	}
+	s.cfg.Hub.SendTo(s.targets, frame)
+	clear(s.targets)
 }
 
 // UserClosed ends a deleted or revoked user's streams.
