@@ -421,8 +421,7 @@ func (s *server) acknowledge(w http.ResponseWriter, r *http.Request) {
 	if !DecodeJSON(w, r, s.MaxBody, &req) {
 		return
 	}
-	if req.MessageID == "" || len(req.MessageID) > 128 {
-		WriteError(w, http.StatusBadRequest, `"message_id" is required`)
+	if !CheckMessageID(w, req.MessageID) {
 		return
 	}
 	if !checkIDs(w, "user_id", req.UserID) {
@@ -475,6 +474,15 @@ func (s *server) getMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 // ---- helpers ----
+
+// CheckMessageID answers 400 unless id may be a message id.
+func CheckMessageID(w http.ResponseWriter, id string) bool {
+	if id == "" || len(id) > 128 {
+		WriteError(w, http.StatusBadRequest, `"message_id" is required`)
+		return false
+	}
+	return true
+}
 
 // checkIDs answers 400 if any id is malformed.
 func checkIDs(w http.ResponseWriter, field string, ids ...string) bool {

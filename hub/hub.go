@@ -613,7 +613,9 @@ func (h *Hub) Close(timeout time.Duration) {
 func (h *Hub) busy() bool {
 	for _, s := range h.snapshot(nil) {
 		s.mu.Lock()
-		b := s.live && !s.closed && (s.scheduled || len(s.q) > 0)
+		// A stream still replaying counts too: its queued frames go out
+		// once the replay is written.
+		b := !s.closed && (s.scheduled || len(s.q) > 0)
 		s.mu.Unlock()
 		if b {
 			return true

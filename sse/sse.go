@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -182,10 +184,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodHead {
 		// What a GET would answer, without opening a stream.
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
+		for _, kv := range streamHeaders {
+			w.Header().Set(kv[0], kv[1])
+		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -223,9 +224,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	// runs until the connection closes, so the hub can hold the stream
 	// without a goroutine or buffers.
 	pre := make([]byte, 0, 1024) // grows with the backlog, up to a chunk
-	pre = append(pre, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nX-Accel-Buffering: no\r\nConnection: close\r\n"...)
-	for k, vs := range w.Header() {
-		for _, v := range vs {
+	pre = append(pre, "HTTP/1.1 200 OK\r\n"...)
+	for _, kv := range streamHeaders {
+		pre = append(pre, kv[0]...)
+		pre = append(pre, ": "...)
+		pre = append(pre, kv[1]...)
+		pre = append(pre, "\r\n"...)
+	}
+	pre = append(pre, "Connection: close\r\n"...)
+	for _, k := range slices.Sorted(maps.Keys(w.Header())) {
+		for _, v := range w.Header()[k] {
 			pre = append(pre, k...)
 			pre = append(pre, ": "...)
 			pre = append(pre, v...)
@@ -259,6 +267,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// streamHeaders are the event stream's own response headers.
+var streamHeaders = [...][2]string{
+	{"Content-Type", "text/event-stream"},
+	{"Cache-Control", "no-cache"},
+	{"X-Accel-Buffering", "no"},
+}
+
 // replayChunk is how many bytes of backlog go out per write.
 const replayChunk = 64 << 10
 
@@ -274,8 +289,7 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 	if !api.DecodeJSON(w, r, s.cfg.MaxBody, &req) {
 		return
 	}
-	if req.MessageID == "" || len(req.MessageID) > 128 {
-		api.WriteError(w, http.StatusBadRequest, `"message_id" is required`)
+	if !api.CheckMessageID(w, req.MessageID) {
 		return
 	}
 	if err := s.cfg.Store.Ack(r.Context(), req.MessageID, claims.Subject); err != nil {

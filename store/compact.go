@@ -70,7 +70,7 @@ func (s *Store) compact() error {
 	}
 	// Catch up outside the writer first, so the pause below copies little.
 	tail := &lineCounter{w: tmp}
-	caught, err := copyRange(tail, src, end, s.size.Load())
+	caught, err := copyRange(tail, src, end, s.Metrics.LogBytes.Load())
 	if err != nil {
 		return fmt.Errorf("store: compact: copy tail: %w", err)
 	}
@@ -83,7 +83,7 @@ func (s *Store) compact() error {
 		if s.broken != nil {
 			return s.broken
 		}
-		if _, err := copyRange(tail, src, end, s.size.Load()); err != nil {
+		if _, err := copyRange(tail, src, end, s.Metrics.LogBytes.Load()); err != nil {
 			return fmt.Errorf("store: compact: copy tail: %w", err)
 		}
 		if err := tmp.Sync(); err != nil {
@@ -109,7 +109,6 @@ func (s *Store) compact() error {
 		old.Close()
 		s.records = records + tail.n
 		newRecords = s.records
-		s.size.Store(size)
 		s.Metrics.LogBytes.Store(size)
 		return s.broken
 	})
@@ -117,7 +116,7 @@ func (s *Store) compact() error {
 		return err
 	}
 	s.Metrics.Compactions.Add(1)
-	s.log.Info("store: log compacted", "records", newRecords, "bytes", s.size.Load(),
+	s.log.Info("store: log compacted", "records", newRecords, "bytes", s.Metrics.LogBytes.Load(),
 		"took", time.Since(start).Round(time.Millisecond).String(), "writer_paused", pause.String())
 	return nil
 }
@@ -181,7 +180,7 @@ func (s *Store) pin() (src *os.File, end int64, seq uint64, err error) {
 			return s.broken
 		}
 		s.syncIfDirty()
-		end, seq = s.size.Load(), s.seq
+		end, seq = s.Metrics.LogBytes.Load(), s.seq
 		src, err = os.Open(s.path)
 		return err
 	})

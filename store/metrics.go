@@ -13,7 +13,7 @@ var FsyncBuckets = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 type Metrics struct {
 	Appends     atomic.Uint64 // records appended
 	Batches     atomic.Uint64 // writes (group commits)
-	LogBytes    atomic.Int64  // current size of the log
+	LogBytes    atomic.Int64  // size of the log: committed records, the writer's append offset
 	Compactions atomic.Uint64
 	Messages    atomic.Uint64 // messages committed with recipients
 	Acks        atomic.Uint64 // copies acknowledged

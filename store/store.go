@@ -116,7 +116,6 @@ type Store struct {
 	expAt     int64
 	lastStamp int64 // unix ms of the last batch or expiry sweep
 
-	size       atomic.Int64
 	compacting atomic.Bool
 	bg         sync.WaitGroup // background compaction
 	compactMu  sync.Mutex     // one compaction or backup at a time
@@ -263,7 +262,6 @@ func (s *Store) recover(uncleanStop bool) error {
 	}
 	st.expire(s.nowMilli())
 	s.st, s.file, s.seq, s.records = st, f, res.lastSeq, res.records
-	s.size.Store(res.good)
 	s.Metrics.LogBytes.Store(res.good)
 	s.log.Info("store: log replayed", "file", s.path, "records", res.records, "seq", res.lastSeq,
 		"bytes", res.good, "took", time.Since(start).Round(time.Millisecond).String())
@@ -539,7 +537,7 @@ func (s *Store) write(buf []byte) error {
 			// Try to take the batch back; if this fails too, a restart
 			// may find it whole (its callers were told the outcome is
 			// unknown) or torn (and cuts it).
-			if terr := s.file.Truncate(s.size.Load()); terr == nil {
+			if terr := s.file.Truncate(s.Metrics.LogBytes.Load()); terr == nil {
 				fdatasync(s.file)
 			}
 		}
@@ -548,7 +546,6 @@ func (s *Store) write(buf []byte) error {
 		return s.broken
 	}
 	s.Metrics.LogBytes.Add(int64(n))
-	s.size.Add(int64(n))
 	return nil
 }
 
