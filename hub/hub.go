@@ -216,11 +216,7 @@ func (h *Hub) schedule(s *Stream) {
 // Send queues a pre-encoded frame on every stream of user. b is shared and
 // must not change; mark, if not nil, is set when the frame reaches a socket.
 func (h *Hub) Send(user string, b []byte, mark *atomic.Bool) {
-	h.mu.RLock()
-	for _, s := range h.users[user] {
-		s.enqueue(item{b, mark})
-	}
-	h.mu.RUnlock()
+	h.SendTo([]Target{{User: user, Mark: mark}}, b)
 }
 
 // Target is one recipient of a frame: a user, and the flag to set once the
