@@ -22,15 +22,40 @@ if [ "${#targets[@]}" -eq 0 ]; then
   exit 0
 fi
 
+# known_deadline_race OUT NAME: the run's only failure is the bare
+# "context deadline exceeded" that Go's fuzz coordinator prints for its own
+# -fuzztime deadline, with no failing input reported.
+known_deadline_race() {
+  local out=$1 name=$2
+  grep -q -- "^--- FAIL: ${name} (" "$out" || return 1
+  grep -q -- "^    context deadline exceeded\$" "$out" || return 1
+  ! grep -qE -- "Failing input written|panic:|^    --- FAIL|_test\.go:[0-9]+:|^--- FAIL: [^ ]+ " <(grep -v -- "^--- FAIL: ${name} (" "$out")
+}
+
 echo "fuzz-short: ${#targets[@]} target(s), ${FUZZTIME} each"
 failed=()
 for t in "${targets[@]}"; do
   dir=${t%%$'\t'*}
   name=${t#*$'\t'}
   echo "==> $GO test -run='^\$' -fuzz='^${name}\$' -fuzztime=${FUZZTIME} -fuzzminimizetime=5s ${dir}"
-  if ! "$GO" test -run='^$' -fuzz="^${name}\$" -fuzztime="${FUZZTIME}" -fuzzminimizetime=5s "${dir}"; then
-    failed+=("${dir} ${name}")
+  corpus="${dir}/testdata/fuzz/${name}"
+  before=$(ls "$corpus" 2>/dev/null | wc -l || true)
+  out=$(mktemp)
+  rc=0
+  "$GO" test -run='^$' -fuzz="^${name}\$" -fuzztime="${FUZZTIME}" -fuzzminimizetime=5s "${dir}" 2>&1 | tee "$out" || rc=$?
+  after=$(ls "$corpus" 2>/dev/null | wc -l || true)
+  if [ "$rc" -ne 0 ]; then
+    if [ "$after" -eq "$before" ] && known_deadline_race "$out" "$name"; then
+      # go.dev/issue/75804: with a duration -fuzztime, Go 1.26's fuzz
+      # coordinator can report its own stop deadline as a failure when a
+      # worker is starved at the boundary (fixed in Go 1.27). No input was
+      # written and nothing else failed, so this is not a finding.
+      echo "fuzz-short: ${name}: only Go's fuzztime deadline race (go.dev/issue/75804), no failing input; not a finding"
+    else
+      failed+=("${dir} ${name}")
+    fi
   fi
+  rm -f "$out"
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then
