@@ -94,7 +94,10 @@ func TestValidID(t *testing.T) {
 		{"é", false},
 		{"a+b", false},
 		{"../etc", false},
-		{"..", true}, // only the alphabet is checked
+		{"..", false}, // a path cannot carry it as a segment
+		{".", false},
+		{"...", true},
+		{".a", true},
 		{"%41", false},
 	}
 	for _, tc := range tests {

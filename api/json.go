@@ -94,11 +94,12 @@ func kindName(k string) string {
 }
 
 // ValidID reports whether s is a user, group or client id: 1-128 characters
-// of letters, digits, '.', '_', '-' and '@'.
-func ValidID(s string) bool { return validName(s, 128, "._-@") }
+// of letters, digits, '.', '_', '-' and '@', other than "." and "..", which
+// a URL path cannot carry as a segment (clients and the mux resolve them).
+func ValidID(s string) bool { return validName(s, 128, "._-@") && s != "." && s != ".." }
 
 // IDRule is how an error message states the id alphabet.
-const IDRule = "use 1-128 letters, digits, '.', '_', '-', '@'"
+const IDRule = "use 1-128 letters, digits, '.', '_', '-', '@' (not \".\" or \"..\")"
 
 // validName reports whether s is 1 to max letters, digits and bytes of extra.
 func validName(s string, max int, extra string) bool {
@@ -162,12 +163,24 @@ func (w *statusWriter) WriteHeader(code int) {
 	}
 	w.code = code
 	// The mux sets Pattern on the request when a route matches; a route
-	// handler's own errors are JSON already.
-	if w.r.Pattern == "" && code >= 400 {
+	// handler's own errors are JSON already. No handler redirects, so a
+	// redirect is the mux's own, to the cleaned form of a path with "//",
+	// "." or ".." segments (Pattern is set when the cleaned path matches).
+	redirect := 300 <= code && code < 400 && w.ResponseWriter.Header().Get("Location") != ""
+	if w.r.Pattern == "" && code >= 400 || redirect {
 		w.discard = true
 		msg := fmt.Sprintf("no such route: %s %s", w.r.Method, w.r.URL.Path)
-		if code == http.StatusMethodNotAllowed {
+		switch {
+		case code == http.StatusMethodNotAllowed:
 			msg = fmt.Sprintf("method %s is not allowed on %s", w.r.Method, w.r.URL.Path)
+		case redirect:
+			// No route needs an unclean path, and following the redirect
+			// is up to each client (curl does not, some turn a POST into a
+			// GET): say what is wrong instead.
+			msg = fmt.Sprintf("no such route: %s %s (paths must be clean: no empty, '.' or '..' segments)", w.r.Method, w.r.URL.Path)
+			code = http.StatusNotFound
+			w.code = code
+			w.ResponseWriter.Header().Del("Location")
 		}
 		b, _ := json.Marshal(struct {
 			Error string `json:"error"`
