@@ -229,6 +229,7 @@ func dumpState(tb testing.TB, s *Store, userIDs, msgIDs []string) stateDump {
 		gen, exists := s.UserGen(id)
 		d.Gens[id] = fmt.Sprintf("gen=%d exists=%v", gen, exists)
 	}
+	pending := 0
 	for _, u := range users {
 		gen, _ := s.UserGen(u.ID)
 		var list []string
@@ -240,6 +241,14 @@ func dumpState(tb testing.TB, s *Store, userIDs, msgIDs []string) stateDump {
 			tb.Fatalf("Subscribe(%s): %v", u.ID, err)
 		}
 		d.Pending[u.ID] = list
+		pending += len(list)
+		if u.Pending != len(list) {
+			tb.Fatalf("user %s: Pending %d, but Subscribe replays %d", u.ID, u.Pending, len(list))
+		}
+	}
+	// Stats keeps a running count; it must be the sum the users show.
+	if d.Stats.Pending != pending {
+		tb.Fatalf("Stats.Pending %d, but the users hold %d pending copies", d.Stats.Pending, pending)
 	}
 	for _, id := range msgIDs {
 		mi, ok := s.Message(id)

@@ -56,9 +56,7 @@ func (s *Store) Stats() Stats {
 		Dropped:      s.st.dropped,
 		Expired:      s.st.expired,
 		Seq:          s.st.seq,
-	}
-	for _, u := range s.st.users {
-		st.Pending += len(u.pending)
+		Pending:      s.st.open,
 	}
 	return st
 }

@@ -67,6 +67,7 @@ type state struct {
 	now        func() int64 // unix milliseconds
 
 	dropped uint64 // copies dropped by the pending cap
+	open    int    // open copies: the sum of every user's pending, kept so /metrics need not walk the users
 	expired uint64 // messages dropped by their ttl
 }
 
@@ -268,6 +269,7 @@ func (s *state) addMessage(r *Record) (*Message, int) {
 			continue
 		}
 		m.open++
+		s.open++
 		u := s.users[rc.User]
 		if s.maxPending > 0 && len(u.pending) >= s.maxPending {
 			// The oldest copy makes room: a bounded queue per user, like a
@@ -315,6 +317,7 @@ func (s *state) ack(msgID, uid string) bool {
 // closeCopy accounts for one recipient leaving the open set.
 func (s *state) closeCopy(m *Message) {
 	m.open--
+	s.open--
 	if m.open == 0 {
 		s.complete(m)
 	}
@@ -355,6 +358,7 @@ func (s *state) expire(now int64) int {
 				u.pending = removeMsg(u.pending, m)
 			}
 		}
+		s.open -= m.open
 		m.open = 0
 		s.msgs.del(m.ID)
 		s.expired++
