@@ -168,3 +168,28 @@ func BenchmarkReplay1M(b *testing.B) {
 	b.ReportMetric(float64(replayCache.records)*float64(b.N)/secs, "records/s")
 	b.ReportMetric(secs*1000/float64(b.N), "ms/replay")
 }
+
+// BenchmarkAddAtCap is one notify to a user whose queue is at the
+// --max-pending default (10,000): the oldest copy makes room each time.
+func BenchmarkAddAtCap(b *testing.B) {
+	const capacity = 10000
+	s := newState(capacity, 0, func() int64 { return 0 })
+	s.putUser("u", nil)
+	ids := make([]string, capacity+b.N)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%024x", i)
+	}
+	users := []string{"u"}
+	for i := range capacity {
+		s.addMessage(&Record{Seq: uint64(i + 1), ID: ids[i], Users: users, Expires: 1 << 62})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		s.addMessage(&Record{Seq: uint64(capacity + i + 1), ID: ids[capacity+i], Users: users, Expires: 1 << 62})
+	}
+	b.StopTimer()
+	if n := len(s.users["u"].pending); n != capacity || s.dropped != uint64(b.N) {
+		b.Fatalf("%d pending, %d dropped; want %d, %d", n, s.dropped, capacity, b.N)
+	}
+}

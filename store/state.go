@@ -275,7 +275,10 @@ func (s *state) addMessage(r *Record) (*Message, int) {
 			// The oldest copy makes room: a bounded queue per user, like a
 			// mailbox, so one absent user cannot grow memory without end.
 			old := u.pending[0]
-			u.pending = slices.Delete(u.pending, 0, 1)
+			// Reslice rather than shift: a full queue drops one per
+			// message, and append reallocates with only the live copies.
+			u.pending[0] = nil
+			u.pending = u.pending[1:]
 			if orc := old.recipient(u.id); orc != nil {
 				orc.Gone = true
 			}
