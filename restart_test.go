@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -41,6 +42,13 @@ func TestRestartKeepsEverything(t *testing.T) {
 	groups := h.must(t, 200, "GET", "/api/group", nil, nil).Body
 	team := h.must(t, 200, "GET", "/api/group/team", nil, nil).Body
 	msg1 := h.must(t, 200, "GET", "/api/message/"+m1.ID, nil, nil).Body
+	msg3 := h.must(t, 200, "GET", "/api/message/"+m3.ID, nil, nil).Body
+	// ben acknowledged m3 without a stream open: acknowledged implies
+	// delivered, before and after the restart.
+	wantRecipients3 := `[{"user_id":"ann","delivered":false,"acknowledged":false},{"user_id":"ben","delivered":true,"acknowledged":true}]`
+	if got := recipientsOf(t, msg3); got != wantRecipients3 {
+		t.Errorf("m3 recipients: got %s, want %s", got, wantRecipients3)
+	}
 	appTok := h.accessToken(t)
 	h.stop(t)
 	if b, err := os.ReadFile(filepath.Join(dir, "rtchub.log")); err != nil || bytes.Contains(b, []byte(testClientSecret)) {
@@ -69,6 +77,9 @@ func TestRestartKeepsEverything(t *testing.T) {
 	}
 	if got := h2.must(t, 200, "GET", "/api/message/"+m1.ID, nil, nil).Body; !jsonEq(got, msg1) {
 		t.Errorf("message after restart:\n got %s\nwant %s", got, msg1)
+	}
+	if got := h2.must(t, 200, "GET", "/api/message/"+m3.ID, nil, nil).Body; !jsonEq(got, msg3) {
+		t.Errorf("acknowledged message after restart:\n got %s\nwant %s", got, msg3)
 	}
 
 	// Tokens: issued before the restart still work; revoked stay revoked;
@@ -165,4 +176,18 @@ func TestGracefulShutdown(t *testing.T) {
 	if out, err := runCmd(t, "verify", dir); err == nil {
 		t.Errorf("verify of a log with a damaged record in the middle says ok:\n%s\nlog:\n%s", out, bytes.Join(lines, nil))
 	}
+}
+
+// recipientsOf returns the "recipients" of a message status body, compact.
+func recipientsOf(t *testing.T, body []byte) string {
+	t.Helper()
+	var m struct{ Recipients json.RawMessage }
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("message status %s: %v", body, err)
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, m.Recipients); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -351,7 +351,10 @@ func (s *Store) Message(id string) (MessageInfo, bool) {
 		if rc.Gone {
 			continue
 		}
-		mi.Recipients = append(mi.Recipients, RecipientInfo{User: rc.User, Delivered: rc.Delivered.Load(), Acked: rc.Acked})
+		// An acknowledged copy was received, whichever way it went; and
+		// the Delivered flag itself is not in the log, so without this a
+		// restart would show acknowledged copies as never delivered.
+		mi.Recipients = append(mi.Recipients, RecipientInfo{User: rc.User, Delivered: rc.Acked || rc.Delivered.Load(), Acked: rc.Acked})
 	}
 	return mi, true
 }
