@@ -32,6 +32,8 @@ func FuzzReplay(f *testing.F) {
 	f.Add(frame(f, sampleRecords()[:10]...))
 	f.Add(append(frame(f, base[:2]...), frame(f, base[1:]...)...)) // a repeated seq
 	f.Add([]byte(`{"seq":1,"op":"user.put","id":"u","crc":"00000000"}` + "\n"))
+	f.Add(bytes.ReplaceAll(frame(f, base[:3]...), []byte("\n"), []byte("\r\n")))
+	f.Add(append(frame(f, base[:2]...), frame(f, Record{Seq: 9, Op: OpGroupPut, ID: "g"})...)) // a seq gap at the end
 	f.Add(frame(f, Record{Op: OpSnapshot, Upto: 5}, Record{Op: OpUserPut, ID: "u"},
 		goldenMsg(3, "m", "u"), Record{Seq: 6, Op: OpAck, ID: "m", User: "u"}))
 

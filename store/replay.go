@@ -2,6 +2,8 @@ package store
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,12 +17,19 @@ type CorruptError struct {
 	Offset   int64  // byte offset of the bad record
 	AfterSeq uint64 // seq of the last good record before it
 	Reason   error
+	// Whole is set when the damage is a complete line (or an intact
+	// record out of place) rather than damage with intact records after it.
+	Whole bool
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("store: %s: corrupt record at byte %d (after seq %d): %v; intact records follow it, so this is not a torn write. "+
+	why := "intact records follow it"
+	if e.Whole {
+		why = "it is a complete line, which a write cut short does not leave"
+	}
+	return fmt.Sprintf("store: %s: corrupt record at byte %d (after seq %d): %v; %s, so this is not a torn write. "+
 		"Run `rtchub verify --repair %s` to keep every record before it and move the rest aside",
-		e.Path, e.Offset, e.AfterSeq, e.Reason, dirOf(e.Path))
+		e.Path, e.Offset, e.AfterSeq, e.Reason, why, dirOf(e.Path))
 }
 
 func (e *CorruptError) Unwrap() error { return e.Reason }
@@ -58,15 +67,7 @@ func scanLogWith(r io.Reader, path string, in interner, fn func(rec *Record, off
 	// read (0 before any: a new log starts at a batch boundary).
 	var hdrEnd uint64
 	for {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			long = append(long[:0], line...)
-			for err == bufio.ErrBufferFull && len(long) <= maxLine {
-				line, err = br.ReadSlice('\n')
-				long = append(long, line...)
-			}
-			line = long
-		}
+		line, err := readLine(br, &long)
 		if len(line) == 0 && err == io.EOF {
 			break
 		}
@@ -87,9 +88,17 @@ func scanLogWith(r io.Reader, path string, in interner, fn func(rec *Record, off
 			misplaced = bad != nil
 		}
 		if bad != nil {
+			// A power cut leaves a line cut short, or pages of zeros or
+			// stale bytes; never a complete JSON line that fails its
+			// checks, nor an intact record out of place. Those were
+			// changed after they were written, and may have been
+			// acknowledged: refuse rather than cut them as a torn tail.
+			whole := misplaced || err == nil && looksWhole(line)
 			rest := scanRest(br)
 			cur := max(last, snapUpto)
 			switch {
+			case whole || rest.whole:
+				return res, &CorruptError{Path: path, Offset: off, AfterSeq: cur, Reason: bad, Whole: true}
 			case !rest.intact:
 			case !misplaced && !rest.header && rest.minSeq > cur && (cur < hdrEnd && rest.maxSeq <= hdrEnd ||
 				cur == hdrEnd && rest.maxSeq <= cur+maxBatch):
@@ -164,31 +173,66 @@ func checkOrder(r *Record, off int64, inSnapshot *bool, snapUpto, last *uint64) 
 	return nil
 }
 
+// readLine returns the next line of br, joined in *long when it is longer
+// than br's buffer (records have no size limit but maxLine). A line over
+// maxLine comes back cut short, with bufio.ErrBufferFull.
+func readLine(br *bufio.Reader, long *[]byte) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return line, err
+	}
+	b := append((*long)[:0], line...)
+	for err == bufio.ErrBufferFull && len(b) <= maxLine {
+		line, err = br.ReadSlice('\n')
+		b = append(b, line...)
+	}
+	*long = b
+	return b, err
+}
+
+// looksWhole reports whether a line that failed its checks is still a
+// complete JSON object ending in a newline (a CRLF line too, or one that
+// jq reformatted).
+func looksWhole(line []byte) bool {
+	body, ok := bytes.CutSuffix(line, []byte("\n"))
+	return ok && len(body) > 0 && body[0] == '{' && json.Valid(body)
+}
+
 // restInfo is what follows a damaged record.
 type restInfo struct {
 	intact         bool   // at least one intact record
-	header         bool   // one of them starts a batch
-	minSeq, maxSeq uint64 // the lowest and highest seq among them
+	whole          bool   // a complete JSON line that is not an intact record
+	trailing       bool   // damage after the last intact record (or with none)
+	header         bool   // an intact record starts a batch
+	minSeq, maxSeq uint64 // the lowest and highest seq among the intact records
 }
 
 func scanRest(r io.Reader) restInfo {
 	var ri restInfo
 	var rec Record
+	var long []byte
 	br := bufio.NewReaderSize(r, 1<<16)
 	for {
-		line, err := br.ReadSlice('\n')
-		for err == bufio.ErrBufferFull {
-			// Too long to be a record we wrote in one piece; skip it.
-			_, err = br.ReadSlice('\n')
-			line = nil
-		}
-		if line != nil && decodeLine(line, &rec) == nil {
-			if !ri.intact || rec.Seq < ri.minSeq {
-				ri.minSeq = rec.Seq
+		line, err := readLine(br, &long)
+		if err == bufio.ErrBufferFull {
+			// Over maxLine: not a record; skip to its end.
+			for err == bufio.ErrBufferFull {
+				_, err = br.ReadSlice('\n')
 			}
-			ri.intact = true
-			ri.header = ri.header || rec.N > 0 || rec.Op == OpSnapshot
-			ri.maxSeq = max(ri.maxSeq, rec.Seq, rec.Upto)
+			ri.trailing = true
+		} else if len(line) > 0 {
+			if decodeLine(line, &rec) == nil {
+				if !ri.intact || rec.Seq < ri.minSeq {
+					ri.minSeq = rec.Seq
+				}
+				ri.intact = true
+				ri.header = ri.header || rec.N > 0 || rec.Op == OpSnapshot
+				ri.maxSeq = max(ri.maxSeq, rec.Seq, rec.Upto)
+				ri.trailing = false
+			} else {
+				ri.trailing = true
+				ri.whole = ri.whole || err == nil && looksWhole(line)
+			}
 		}
 		if err != nil {
 			return ri

@@ -231,8 +231,19 @@ func (s *Store) recover(uncleanStop bool) error {
 		return err
 	}
 	if res.torn != nil {
+		// Only a write that never completed is cut, so nothing in the
+		// tail was acknowledged; still, its bytes are kept beside the log
+		// unless they are all zeros (pages the crash never filled).
+		aside := ""
+		if !allZero(f, res.good, fi.Size()) {
+			if aside, err = saveAside(f, s.path, "torn", res.good, fi.Size()); err != nil {
+				f.Close()
+				return fmt.Errorf("store: cut torn tail: %w", err)
+			}
+		}
 		s.log.Warn("store: cutting torn tail of the log: the last write before a crash did not complete",
-			"file", s.path, "offset", res.good, "bytes", fi.Size()-res.good, "after_seq", res.tornSeq, "reason", res.torn.Error())
+			"file", s.path, "offset", res.good, "bytes", fi.Size()-res.good, "after_seq", res.tornSeq, "reason", res.torn.Error(),
+			"saved_to", aside)
 		if err := f.Truncate(res.good); err != nil {
 			f.Close()
 			return fmt.Errorf("store: truncate torn tail of %s: %w", s.path, err)
@@ -537,10 +548,11 @@ func (s *Store) write(buf []byte) error {
 			// Try to take the batch back; if this fails too, a restart
 			// may find it whole (its callers were told the outcome is
 			// unknown) or torn (and cuts it).
-			if terr := s.file.Truncate(s.Metrics.LogBytes.Load()); terr == nil {
-				fdatasync(s.file)
-			}
+			s.file.Truncate(s.Metrics.LogBytes.Load())
 		}
+		// Earlier batches may be unsynced yet (--fsync=interval) and no
+		// sync runs once the log is broken: try to put them down now.
+		fdatasync(s.file)
 		s.broken = fmt.Errorf("store: write %s: %w", s.path, err)
 		s.log.Error("store: log write failed; refusing further writes until restart", "err", err)
 		return s.broken
@@ -643,6 +655,27 @@ var ErrLocked = errors.New("data directory is in use by another rtchub process")
 func dirOf(path string) string { return filepath.Dir(path) }
 
 // copyRange copies bytes [from, to) of f to w.
+// allZero reports whether bytes [from, to) of f are all zero; a read error
+// says false, so the caller keeps the bytes.
+func allZero(f *os.File, from, to int64) bool {
+	buf := make([]byte, 32<<10)
+	r := io.NewSectionReader(f, from, to-from)
+	for {
+		n, err := r.Read(buf)
+		for _, c := range buf[:n] {
+			if c != 0 {
+				return false
+			}
+		}
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
 func copyRange(w io.Writer, f *os.File, from, to int64) (int64, error) {
 	return io.Copy(w, io.NewSectionReader(f, from, to-from))
 }

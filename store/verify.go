@@ -69,26 +69,19 @@ func Verify(dir string, repair bool) (Report, error) {
 	if !repair || rep.OK() {
 		return rep, nil
 	}
-	aside := fmt.Sprintf("%s.damaged-%s", path, time.Now().UTC().Format("20060102T150405Z"))
-	out, err := os.OpenFile(aside, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	aside, err := saveAside(f, path, "damaged", rep.Good, rep.Bytes)
 	if err != nil {
 		return rep, fmt.Errorf("store: repair: %w", err)
 	}
-	if _, err := copyRange(out, f, rep.Good, rep.Bytes); err != nil {
-		out.Close()
-		return rep, fmt.Errorf("store: repair: copy damaged part aside: %w", err)
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return rep, fmt.Errorf("store: repair: %w", err)
-	}
-	out.Close()
-	if err := syncDir(dir); err != nil {
-		return rep, err
-	}
 	// Seqs in the damaged part may have reached clients (as SSE ids); a
-	// mark keeps the next append above all of them.
-	high := scanRest(io.NewSectionReader(f, rep.Good, rep.Bytes-rep.Good)).maxSeq
+	// mark keeps the next append above all of them. Intact records there
+	// say how high they went; damage after the last of them hides how
+	// many more there were, so the mark leaves a wide gap then.
+	rest := scanRest(io.NewSectionReader(f, rep.Good, rep.Bytes-rep.Good))
+	high := rest.maxSeq
+	if rest.trailing {
+		high = max(high, rep.LastSeq) + SeqGap
+	}
 	if err := f.Truncate(rep.Good); err != nil {
 		return rep, fmt.Errorf("store: repair: truncate: %w", err)
 	}
@@ -116,4 +109,39 @@ func BackupDir(dir string, w io.Writer, extra ...string) error {
 	}
 	defer s.Close()
 	return s.Backup(w, extra...)
+}
+
+// saveAside copies bytes [from, to) of f to a new file beside path, named
+// path.kind-<UTC time>, and makes it durable (file and directory) before
+// the caller cuts them from the log: damage is moved, never deleted.
+func saveAside(f *os.File, path, kind string, from, to int64) (string, error) {
+	base := fmt.Sprintf("%s.%s-%s", path, kind, time.Now().UTC().Format("20060102T150405Z"))
+	name := base
+	var out *os.File
+	var err error
+	for i := 2; ; i++ {
+		out, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if !errors.Is(err, os.ErrExist) || i > 100 {
+			break
+		}
+		name = fmt.Sprintf("%s.%d", base, i)
+	}
+	if err != nil {
+		return "", fmt.Errorf("save %s part aside: %w", kind, err)
+	}
+	if _, err := copyRange(out, f, from, to); err != nil {
+		out.Close()
+		return "", fmt.Errorf("copy %s part to %s: %w", kind, name, err)
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return "", fmt.Errorf("sync %s: %w", name, err)
+	}
+	if err := out.Close(); err != nil {
+		return "", fmt.Errorf("close %s: %w", name, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return "", err
+	}
+	return name, nil
 }
