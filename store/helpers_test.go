@@ -278,10 +278,11 @@ func (d stateDump) String() string {
 	for _, c := range d.Clients {
 		fmt.Fprintf(&b, "client %+v\n", c)
 	}
-	for id, g := range d.Gens {
-		fmt.Fprintf(&b, "gen %s %s\n", id, g)
+	for _, id := range sortedKeys(d.Gens) {
+		fmt.Fprintf(&b, "gen %s %s\n", id, d.Gens[id])
 	}
-	for id, m := range d.Messages {
+	for _, id := range sortedKeys(d.Messages) {
+		m := d.Messages[id]
 		if m == nil {
 			fmt.Fprintf(&b, "msg %s: none\n", id)
 		} else {

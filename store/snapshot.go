@@ -43,8 +43,9 @@ func (s *state) snapshot(emit func(*Record) error) error {
 	open := make([]*Message, 0, s.msgs.len())
 	s.msgs.each(func(m *Message) {
 		// Open messages, and the acknowledged ones kept for status
-		// queries (KeepAcked), which replay files as done again.
-		if m.Expires > now {
+		// queries (KeepAcked), which replay files as done again; those
+		// stay past their expiry, as they do live.
+		if m.open == 0 || m.Expires > now {
 			open = append(open, m)
 		}
 	})

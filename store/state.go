@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"container/heap"
 	"encoding/json"
 	"slices"
@@ -240,27 +241,34 @@ func (s *state) addMessage(r *Record) (*Message, int) {
 		// Writers dedupe, but a record is outside input at replay.
 		seen = make(map[string]struct{}, len(r.Users))
 	}
+	var acked map[string]struct{} // only snapshots list acknowledged copies
+	if len(r.Acked) > 0 {
+		acked = make(map[string]struct{}, len(r.Acked))
+		for _, a := range r.Acked {
+			acked[a] = struct{}{}
+		}
+	}
 	for _, uid := range r.Users {
-		u := s.users[uid]
-		if u == nil {
+		_, isAcked := acked[uid]
+		id := uid
+		if u := s.users[uid]; u != nil {
+			// The user's own id string: the record's copy can be collected.
+			id = u.id
+		} else if !isAcked {
 			continue
 		}
+		// (An acknowledged copy outlives its user, as it does in the
+		// live state that a snapshot lists.)
 		if seen != nil {
 			if _, dup := seen[uid]; dup {
 				continue
 			}
 			seen[uid] = struct{}{}
 		}
-		// The user's own id string: the record's copy can be collected.
-		m.Recipients = append(m.Recipients, Recipient{User: u.id})
+		m.Recipients = append(m.Recipients, Recipient{User: id, Acked: isAcked})
 	}
 	if len(m.Recipients) == 0 {
 		return nil, 0
-	}
-	for _, a := range r.Acked {
-		if rc := m.recipient(a); rc != nil {
-			rc.Acked = true
-		}
 	}
 	s.msgs.put(m)
 	for i := range m.Recipients {
@@ -326,14 +334,21 @@ func (s *state) closeCopy(m *Message) {
 	}
 }
 
-// complete keeps a finished message for status queries, up to keepDone of
-// them; older ones are forgotten.
+// complete keeps a finished message for status queries: the keepDone
+// newest by seq. By seq, not by when they finished: then the set kept does
+// not depend on the order of acknowledgements, and a snapshot (which lists
+// messages by seq) replays to the set the live hub holds.
 func (s *state) complete(m *Message) {
 	if s.keepDone <= 0 {
 		s.msgs.del(m.ID)
 		return
 	}
-	s.done = append(s.done, m)
+	if n := len(s.done); n == 0 || s.done[n-1].Seq < m.Seq {
+		s.done = append(s.done, m)
+	} else {
+		i, _ := slices.BinarySearchFunc(s.done, m.Seq, func(d *Message, seq uint64) int { return cmp.Compare(d.Seq, seq) })
+		s.done = slices.Insert(s.done, i, m)
+	}
 	if len(s.done) > s.keepDone {
 		old := s.done[0]
 		s.done[0] = nil

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -787,5 +788,93 @@ func TestLockAndClose(t *testing.T) {
 	}
 	if err := s.Sync(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCompactionKeepsWhatLiveKeeps: the messages kept for status queries
+// are the same live, after a restart, and after a compaction and restart.
+func TestCompactionKeepsWhatLiveKeeps(t *testing.T) {
+	type step func(t *testing.T, s *Store, clk *fakeClock, ids []string) []string
+	tests := []struct {
+		name      string
+		keepAcked int
+		steps     step // returns the message ids to compare
+	}{
+		{"an acknowledged copy of a user deleted since", 10, func(t *testing.T, s *Store, _ *fakeClock, _ []string) []string {
+			putUser(t, s, "ann")
+			putUser(t, s, "bob")
+			rc := notify(t, s, Notification{Users: []string{"ann", "bob"}})
+			ack(t, s, rc.ID, "ann")
+			if err := s.DeleteUser(bg, "ann"); err != nil {
+				t.Fatal(err)
+			}
+			all := notify(t, s, Notification{Users: []string{"bob"}})
+			ack(t, s, all.ID, "bob")
+			return []string{rc.ID, all.ID}
+		}},
+		{"an acknowledged message past its ttl", 10, func(t *testing.T, s *Store, clk *fakeClock, _ []string) []string {
+			putUser(t, s, "ann")
+			rc := notify(t, s, Notification{Users: []string{"ann"}, TTL: time.Minute})
+			ack(t, s, rc.ID, "ann")
+			clk.Advance(time.Hour)
+			return []string{rc.ID}
+		}},
+		{"acknowledged out of order, then evicted", 2, func(t *testing.T, s *Store, _ *fakeClock, _ []string) []string {
+			putUser(t, s, "ann")
+			m1 := notify(t, s, Notification{Users: []string{"ann"}})
+			m2 := notify(t, s, Notification{Users: []string{"ann"}})
+			ack(t, s, m2.ID, "ann")
+			ack(t, s, m1.ID, "ann")
+			return []string{m1.ID, m2.ID}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The same history three times: compare live, restarted, and
+			// compacted then restarted, then once more after a later
+			// acknowledgement evicts the oldest kept message.
+			run := func(restart, compact bool) string {
+				dir := t.TempDir()
+				clk := newClock()
+				opts := testOptions(dir, clk)
+				opts.KeepAcked = tt.keepAcked
+				s := mustOpen(t, opts)
+				ids := tt.steps(t, s, clk, nil)
+				if compact {
+					if err := s.Compact(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if restart {
+					s = reopen(t, s, opts)
+				}
+				putUser(t, s, "zed")
+				last := notify(t, s, Notification{Users: []string{"zed"}})
+				ack(t, s, last.ID, "zed")
+				ids = append(ids, last.ID)
+				d := dumpState(t, s, nil, ids)
+				mustClose(t, s)
+				// Ids are random: name them by their place.
+				named := map[string]*messageDigest{}
+				for i, id := range ids {
+					named[fmt.Sprintf("m%d", i)] = d.Messages[id]
+				}
+				d.Messages = named
+				out := d.String()
+				for i, id := range ids {
+					out = strings.ReplaceAll(out, id, fmt.Sprintf("m%d", i))
+				}
+				return out
+			}
+			live := run(false, false)
+			for _, c := range []struct {
+				what             string
+				restart, compact bool
+			}{{"restart", true, false}, {"compaction and restart", true, true}} {
+				if got := run(c.restart, c.compact); got != live {
+					t.Errorf("after %s:\n%s\nlive:\n%s", c.what, got, live)
+				}
+			}
+		})
 	}
 }
