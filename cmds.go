@@ -260,6 +260,14 @@ func backupCmd(ctx context.Context, args []string, getenv func(string) string, s
 		if err := os.Rename(target+".partial", target); err != nil {
 			return err
 		}
+		// The rename is durable only once the directory is synced.
+		if d, err := os.Open(filepath.Dir(target)); err == nil {
+			err = d.Sync()
+			d.Close()
+			if err != nil {
+				return fmt.Errorf("backup: sync %s: %w", filepath.Dir(target), err)
+			}
+		}
 		fmt.Fprintf(stderr, "backup written to %s; restore: mkdir DIR && tar -xf %s -C DIR && rtchub serve --data-dir DIR\n", target, target)
 	}
 	return nil
