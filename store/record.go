@@ -47,7 +47,7 @@ type Record struct {
 	Acked   []string        `json:"acked,omitempty"`   // msg in a snapshot: recipients that acknowledged
 	Event   string          `json:"event,omitempty"`   // msg
 	Message json.RawMessage `json:"message,omitempty"` // msg: the payload, compact JSON
-	Created int64           `json:"created,omitempty"` // msg: unix milliseconds
+	Created int64           `json:"created,omitempty"` // msg, and the first record of a batch: unix milliseconds
 	Expires int64           `json:"expires,omitempty"` // msg: unix milliseconds
 	User    string          `json:"user,omitempty"`    // ack, revoke, gen
 	Kind    string          `json:"kind,omitempty"`    // gen: "user" or "client"
@@ -105,9 +105,9 @@ func appendBatchLine(dst []byte, seq, n uint64, body []byte) []byte {
 	return appendFramed(dst, seq, n, 0, 0, body)
 }
 
-// appendFramed is appendBatchLine that also puts a message's created and
-// expires times (unix ms; omitted when created is 0) ahead of the body, so
-// the writer stamps a message without encoding it again.
+// appendFramed is appendBatchLine that also puts a batch's time (created)
+// and a message's expiry (unix ms; each omitted when 0) ahead of the body,
+// so the writer stamps a record without encoding it again.
 func appendFramed(dst []byte, seq, n uint64, created, expires int64, body []byte) []byte {
 	start := len(dst)
 	dst = append(dst, '{')
@@ -124,7 +124,10 @@ func appendFramed(dst []byte, seq, n uint64, created, expires int64, body []byte
 	if created != 0 {
 		dst = append(dst, `"created":`...)
 		dst = strconv.AppendInt(dst, created, 10)
-		dst = append(dst, `,"expires":`...)
+		dst = append(dst, ',')
+	}
+	if expires != 0 {
+		dst = append(dst, `"expires":`...)
 		dst = strconv.AppendInt(dst, expires, 10)
 		dst = append(dst, ',')
 	}

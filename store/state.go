@@ -110,6 +110,13 @@ func (s *state) apply(r *Record) effect {
 	if r.Seq > s.seq {
 		s.seq = r.Seq
 	}
+	if r.Created > 0 && r.Op != OpMsg {
+		// The first record of a batch carries the batch's time: the live
+		// writer swept expired messages at that time before applying the
+		// batch (addMessage does the same for messages), so an ack or a
+		// deletion meets the same messages at replay as it did live.
+		s.expire(r.Created)
+	}
 	var eff effect
 	switch r.Op {
 	case OpClientPut:

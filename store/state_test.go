@@ -878,3 +878,41 @@ func TestCompactionKeepsWhatLiveKeeps(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordsAfterAnExpirySweep: the live hub's timer sweeps expired
+// messages between batches; replay has no timer. A deletion or an
+// acknowledgement after a sweep must meet the same messages at replay as it
+// did live, or the deleted user's expired copy would close as "done" (and
+// stay queryable) and a late ack would land on a message that had expired.
+func TestRecordsAfterAnExpirySweep(t *testing.T) {
+	dir := t.TempDir()
+	clk := newClock()
+	opts := testOptions(dir, clk)
+	s := mustOpen(t, opts)
+	putUser(t, s, "ann")
+	putUser(t, s, "bob")
+	gone := notify(t, s, Notification{Users: []string{"ann"}, TTL: 20 * time.Millisecond})
+	late := notify(t, s, Notification{Users: []string{"bob"}, TTL: 20 * time.Millisecond})
+	// The timer is armed for 20 ms of real time; when it fires it reads
+	// the store's clock, which is past both expiries by then.
+	clk.Advance(time.Second)
+	for deadline := time.Now().Add(10 * time.Second); s.Stats().Expired < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the expiry timer did not sweep: %+v", s.Stats())
+		}
+	}
+	if err := s.DeleteUser(bg, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ack(bg, late.ID, "bob"); !notFound(err, "message", late.ID) {
+		t.Fatalf("ack of an expired message: %v", err)
+	}
+	users, ids := []string{"ann", "bob"}, []string{gone.ID, late.ID}
+	want := dumpState(t, s, users, ids)
+	if want.Messages[gone.ID] != nil || want.Messages[late.ID] != nil {
+		t.Fatalf("expired messages still queryable live: %s", want)
+	}
+	s = reopen(t, s, opts)
+	sameState(t, "replay", want, dumpState(t, s, users, ids))
+	mustClose(t, s)
+}

@@ -457,10 +457,11 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 		}
 		return buf
 	}
-	// Messages are stamped here, with one time per batch that never goes
+	// Batches are stamped here, with one time per batch that never goes
 	// back: expiry sweeps run on this goroutine too, so every sweep before
-	// a message happened at or before its created time. Replay sweeps at
-	// each message's created time and so ends where the live run did.
+	// a batch happened at or before its time. Applying a batch sweeps at
+	// its time first (messages carry it, and so does the first record of
+	// any batch), so replay ends where the live run did.
 	now := s.stamp()
 	seq := s.seq
 	for i, r := range batch {
@@ -470,10 +471,16 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 		if i == 0 {
 			count = uint64(len(batch))
 		}
-		if r.rec.Op == OpMsg {
+		switch {
+		case r.rec.Op == OpMsg:
 			r.rec.Created, r.rec.Expires = now, now+r.ttl.Milliseconds()
 			buf = appendFramed(buf, seq, count, r.rec.Created, r.rec.Expires, r.body)
-		} else {
+		case i == 0:
+			// The batch's time on its first record: applying it sweeps
+			// what expired by then, live and at replay alike.
+			r.rec.Created = now
+			buf = appendFramed(buf, seq, count, now, 0, r.body)
+		default:
 			buf = appendBatchLine(buf, seq, count, r.body)
 		}
 	}
