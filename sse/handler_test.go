@@ -350,6 +350,15 @@ func TestStreamResume(t *testing.T) {
 		{"query", "/sse?last_event_id=" + strconv.FormatUint(seqs[2], 10) + "&token=" + tok, nil, seqList(seqs[3])},
 		{"between seqs", "/sse?token=" + tok, []string{"Last-Event-ID", strconv.FormatUint(seqs[0]-1, 10)}, seqList(seqs...)},
 		{"garbage id replays all", "/sse?token=" + tok, []string{"Last-Event-ID", "abc"}, seqList(seqs...)},
+		// ParseUint's result for an overflow is MaxUint64: used as is, it
+		// would skip the whole replay.
+		{"overflowing id replays all", "/sse?token=" + tok, []string{"Last-Event-ID", "99999999999999999999999"}, seqList(seqs...)},
+		{"overflowing query id replays all", "/sse?last_event_id=99999999999999999999999&token=" + tok, nil, seqList(seqs...)},
+		{"negative id replays all", "/sse?token=" + tok, []string{"Last-Event-ID", "-1"}, seqList(seqs...)},
+		// Above the log's last seq: not from this hub's log (a tab that
+		// outlived a wiped data directory).
+		{"id past the log's end replays all", "/sse?token=" + tok, []string{"Last-Event-ID", strconv.FormatUint(seqs[3]+1, 10)}, seqList(seqs...)},
+		{"query id past the log's end replays all", "/sse?last_event_id=" + strconv.FormatUint(seqs[3]+1000, 10) + "&token=" + tok, nil, seqList(seqs...)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -194,9 +194,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if last == "" {
 		last = r.URL.Query().Get("last_event_id")
 	}
-	// An id this hub did not send (a client's own, a stale one) is ignored:
-	// replaying too much is safe, skipping is not.
-	after, _ := strconv.ParseUint(strings.TrimSpace(last), 10, 64)
+	after := s.resumeAfter(last)
 
 	var st *hub.Stream
 	var pending []*store.Message
@@ -265,6 +263,21 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.cfg.Logger.Debug("sse: stream ended during replay", "user", claims.Subject, "err", err)
 	}
+}
+
+// resumeAfter returns the seq a stream resumes after, given the client's
+// Last-Event-ID. An id this hub did not send is ignored (0: replay every
+// pending message), because replaying too much is safe and skipping is
+// not: one that does not parse (ParseUint's error result would be
+// MaxUint64 for an overflow, skipping everything), and one above the
+// log's last seq, which a client can only hold from another hub's log
+// (say, a tab that outlived a wiped data directory).
+func (s *Server) resumeAfter(last string) uint64 {
+	after, err := strconv.ParseUint(strings.TrimSpace(last), 10, 64)
+	if err != nil || after > s.cfg.Store.Stats().Seq {
+		return 0
+	}
+	return after
 }
 
 // streamHeaders are the event stream's own response headers.
