@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -93,7 +94,22 @@ func New(cfg Config) http.Handler {
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}
-	return Recover(cfg.Logger, mux)
+	return Recover(cfg.Logger, postOnly(mux, "/api/message/notify", "/api/message/acknowledge"))
+}
+
+// postOnly answers 405 (Allow: POST) for any method but POST on paths, in
+// front of next. Those paths also match GET /api/message/{message_id},
+// which would look them up as message ids and answer 404 "unknown
+// message: notify"; no message id collides with them (the hub makes 24
+// hex digits).
+func postOnly(next http.Handler, paths ...string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && slices.Contains(paths, r.URL.Path) {
+			MethodNotAllowed(w, r, http.MethodPost)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Health answers 200 {"status":"ok"} while the store takes writes.

@@ -236,22 +236,31 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 		{"GET", "/api/auth/token", 405, []string{"POST"}},
 		{"POST", "/healthz", 405, []string{"GET"}},
 		{"DELETE", "/metrics", 405, []string{"GET"}},
-		{"GET", "/api/message/notify", 200 /* it is a message id */, nil},
+		// These paths also match GET /api/message/{message_id}; no message
+		// id is "notify" or "acknowledge", so they are routes of POST only.
+		{"GET", "/api/message/notify", 405, []string{"POST"}},
+		{"GET", "/api/message/acknowledge", 405, []string{"POST"}},
+		{"HEAD", "/api/message/notify", 405, []string{"POST"}},
+		{"DELETE", "/api/message/notify", 405, []string{"POST"}},
+		{"PUT", "/api/message/acknowledge", 405, []string{"POST"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			r := e.do(tc.method, tc.path, "")
-			if tc.code == 200 {
-				// GET /api/message/notify looks up message "notify".
-				if r.code != 404 || !strings.Contains(r.errorMsg(t), "unknown message") {
-					t.Fatalf("GET /api/message/notify: %d %q", r.code, r.body)
-				}
-				return
-			}
 			if r.code != tc.code {
 				t.Fatalf("status %d, want %d; body %q", r.code, tc.code, r.body)
 			}
+			if tc.method == "HEAD" {
+				// No body to read; the status and Allow are the answer.
+				if allow := r.header.Get("Allow"); allow != strings.Join(tc.allow, ", ") {
+					t.Errorf("Allow %q, want %q", allow, strings.Join(tc.allow, ", "))
+				}
+				return
+			}
 			msg := r.errorMsg(t)
+			if want := fmt.Sprintf("method %s is not allowed on %s", tc.method, tc.path); tc.code == 405 && msg != want {
+				t.Errorf("405 message %q, want %q", msg, want)
+			}
 			if tc.code == 404 && !strings.Contains(msg, "no such route") {
 				t.Errorf("404 message %q", msg)
 			}
@@ -264,6 +273,9 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 				}
 				if strings.Contains(allow, tc.method) {
 					t.Errorf("Allow %q contains the refused method", allow)
+				}
+				if strings.HasPrefix(tc.path, "/api/message/") && allow != "POST" {
+					t.Errorf("Allow %q, want POST", allow)
 				}
 			}
 		})

@@ -126,7 +126,7 @@ func BearerToken(r *http.Request) string {
 
 // Recover turns a panic in next into a JSON 500 and logs every request at
 // debug level; unknown routes and wrong methods get JSON errors too.
-func Recover(log *slog.Logger, mux *http.ServeMux) http.Handler {
+func Recover(log *slog.Logger, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, r: r}
@@ -172,7 +172,7 @@ func (w *statusWriter) WriteHeader(code int) {
 		msg := fmt.Sprintf("no such route: %s %s", w.r.Method, w.r.URL.Path)
 		switch {
 		case code == http.StatusMethodNotAllowed:
-			msg = fmt.Sprintf("method %s is not allowed on %s", w.r.Method, w.r.URL.Path)
+			msg = methodNotAllowedMsg(w.r)
 		case redirect:
 			// No route needs an unclean path, and following the redirect
 			// is up to each client (curl does not, some turn a POST into a
@@ -194,6 +194,17 @@ func (w *statusWriter) WriteHeader(code int) {
 		return
 	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// MethodNotAllowed answers 405 with Allow, in the words the mux's own
+// wrong-method answers get.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	WriteError(w, http.StatusMethodNotAllowed, methodNotAllowedMsg(r))
+}
+
+func methodNotAllowedMsg(r *http.Request) string {
+	return fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
