@@ -764,8 +764,20 @@ func TestNotifyAndAcknowledge(t *testing.T) {
 	ack := func(body string) resp { return e.do("POST", "/api/message/acknowledge", body) }
 	e.mustStatus(ack(`{"message_id":"`+rc.ID+`","user_id":"u2"}`), 204, "ack")
 	e.mustStatus(ack(`{"message_id":"`+rc.ID+`","user_id":"u2"}`), 204, "ack twice")
-	e.mustStatus(ack(`{"message_id":"`+rc2.ID+`","user_id":"u2"}`), 404, "ack of a copy the user does not have")
-	e.mustStatus(ack(`{"message_id":"nope","user_id":"u2"}`), 404, "ack of unknown message")
+	// A 404 says which is missing: the user, the message, or the user's copy.
+	for _, tc := range []struct{ what, msgID, user, want string }{
+		{"a copy the user does not have", rc2.ID, "u2", "user u2 has no copy of message " + rc2.ID},
+		{"an unknown message", "nope", "u2", "unknown message: nope"},
+		{"an unknown user", rc.ID, "ghost", "unknown user: ghost"},
+		{"an unknown user and message", "nope", "ghost", "unknown user: ghost"},
+	} {
+		r := ack(`{"message_id":"` + tc.msgID + `","user_id":"` + tc.user + `"}`)
+		if r.code != 404 {
+			t.Errorf("ack of %s: %d %q, want 404", tc.what, r.code, r.body)
+		} else if msg := r.errorMsg(t); msg != tc.want {
+			t.Errorf("ack of %s: error %q, want %q", tc.what, msg, tc.want)
+		}
+	}
 	e.mustStatus(ack(`{"message_id":"","user_id":"u2"}`), 400, "ack without id")
 	e.mustStatus(ack(`{"message_id":"`+rc.ID+`","user_id":"bad id"}`), 400, "ack with bad user id")
 	r = e.do("GET", "/api/message/"+rc.ID, "")

@@ -542,11 +542,11 @@ func TestAck(t *testing.T) {
 	if r := ack(m1.ID, true); r.code != 204 {
 		t.Fatalf("ack twice: %d %q", r.code, r.body)
 	}
-	if r := ack("000000000000000000000000", false); r.code != 404 || !strings.Contains(r.errorMsg(t), "unknown message") {
+	if r := ack("000000000000000000000000", false); r.code != 404 || r.errorMsg(t) != "unknown message: 000000000000000000000000" {
 		t.Errorf("ack unknown: %d %q", r.code, r.body)
 	}
-	if r := ack(other.ID, true); r.code != 404 {
-		t.Errorf("ack of another user's message: %d %q", r.code, r.body)
+	if r := ack(other.ID, true); r.code != 404 || r.errorMsg(t) != "user u1 has no copy of message "+other.ID {
+		t.Errorf("ack of another user's message: %d %q, want 404 saying u1 has no copy", r.code, r.body)
 	}
 	m, _ := e.st.Message(other.ID)
 	if m.Recipients[0].Acked {

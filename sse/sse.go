@@ -306,7 +306,7 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.cfg.Store.Ack(r.Context(), req.MessageID, claims.Subject); err != nil {
-		api.FailStore(w, s.cfg.Logger, err)
+		api.FailAck(w, s.cfg.Logger, s.cfg.Store, err, req.MessageID, claims.Subject)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
