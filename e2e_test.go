@@ -31,6 +31,10 @@ func TestAPIRoutes(t *testing.T) {
 		if len(m) != 3 || tok == "" || m["type"] != "Bearer" || m["expires_in"] != float64(3600) {
 			t.Errorf(`got %s, want {"access_token": "<token>", "type": "Bearer", "expires_in": 3600}`, r.Body)
 		}
+		// The fields come in SPEC.md's order: people read these with curl.
+		if !regexp.MustCompile(`^\{"access_token":"[^"]+","type":"Bearer","expires_in":3600\}\n$`).Match(r.Body) {
+			t.Errorf(`body %q, want the fields in SPEC.md's order: {"access_token":…,"type":"Bearer","expires_in":3600}`, r.Body)
+		}
 		// This token works.
 		if r := request(t, "GET", h.API+"/api/user", nil, bearer(tok)); r.Status != 200 {
 			t.Errorf("GET /api/user with the new token: %v", r)
@@ -212,6 +216,9 @@ func TestAPIRoutes(t *testing.T) {
 		mustJSON(t, r.Body, &m)
 		if tk, _ := m["token"].(string); r.Status != 200 || len(m) != 3 || tk == "" || m["type"] != "Bearer" || m["expires_in"] != float64(86400) {
 			t.Errorf(`got %v, want 200 {"token": "<user token>", "type": "Bearer", "expires_in": 86400}`, r)
+		}
+		if !regexp.MustCompile(`^\{"token":"[^"]+","type":"Bearer","expires_in":86400\}\n$`).Match(r.Body) {
+			t.Errorf(`body %q, want the fields in SPEC.md's order: {"token":…,"type":"Bearer","expires_in":86400}`, r.Body)
 		}
 		for _, ttl := range []int{1, 60, 30 * 24 * 3600} {
 			var out struct {

@@ -142,7 +142,12 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.Now()
 	tok := s.Signer.Sign(auth.Claims{Kind: auth.KindClient, Subject: c.ID, Gen: gen, IssuedAt: now, ExpiresAt: now.Add(s.AccessTokenTTL)})
-	WriteJSON(w, http.StatusOK, map[string]any{"access_token": tok, "type": "Bearer", "expires_in": int(s.AccessTokenTTL.Seconds())})
+	// A struct, not a map: the fields go out in SPEC.md's order.
+	WriteJSON(w, http.StatusOK, struct {
+		AccessToken string `json:"access_token"`
+		Type        string `json:"type"`
+		ExpiresIn   int64  `json:"expires_in"`
+	}{tok, "Bearer", int64(s.AccessTokenTTL / time.Second)})
 }
 
 // authed requires a valid application token.
@@ -276,7 +281,11 @@ func (s *server) userToken(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.Now()
 	tok := s.Signer.Sign(auth.Claims{Kind: auth.KindUser, Subject: id, Gen: gen, IssuedAt: now, ExpiresAt: now.Add(ttl)})
-	WriteJSON(w, http.StatusOK, map[string]any{"token": tok, "type": "Bearer", "expires_in": int64(ttl / time.Second)})
+	WriteJSON(w, http.StatusOK, struct {
+		Token     string `json:"token"`
+		Type      string `json:"type"`
+		ExpiresIn int64  `json:"expires_in"`
+	}{tok, "Bearer", int64(ttl / time.Second)})
 }
 
 // ---- groups ----
