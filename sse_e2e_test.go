@@ -44,6 +44,9 @@ func TestSSE(t *testing.T) {
 		send(`{"users":["frame"],"message":"line1\nline2\r\nline3","event":"custom.evt-1:x"}`, "custom.evt-1:x", `"line1\nline2\r\nline3"`)
 		send(`{"users":["frame"],"message":"h\u00e9llo \u2028 ✓ 🎉","event":"message"}`, "message", `"h\u00e9llo \u2028 ✓ 🎉"`)
 		send(`{"users":["frame"],"message":12.5e3}`, "message", `12.5e3`)
+		// An empty event is the default (client libraries send "" for an
+		// unset field), as README's decisions say.
+		send(`{"users":["frame"],"message":0,"event":""}`, "message", `0`)
 
 		c := dialSSE(t, h.SSE, h.userToken(t, "frame", ""))
 		if c.Status != 200 {
