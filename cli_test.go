@@ -280,3 +280,20 @@ func untar(t testing.TB, file, dir string) {
 		t.Fatal("backup holds no files")
 	}
 }
+
+// TestClientNameFollowsIDRule: NAME is held to the id rule, as README says,
+// so a name with a space is a usage error and changes nothing.
+func TestClientNameFollowsIDRule(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	out, err := runCmd(t, "client", "add", "my app", "--data-dir", dir)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "letters, digits") {
+		t.Fatalf(`client add "my app": %v (exit %d): %q, want a usage error (exit 2) stating the id rule`, err, exitCode(err), out)
+	}
+	if list, err := runCmd(t, "client", "list", "--data-dir", dir); err != nil || strings.Contains(list, "my app") {
+		t.Errorf("client list after the refusal: %v: %q", err, list)
+	}
+	if out, err := runCmd(t, "client", "add", "my-app", "--data-dir", dir); err != nil || !strings.Contains(out, "client_id=") {
+		t.Errorf("client add my-app: %v: %q", err, out)
+	}
+}
