@@ -297,3 +297,47 @@ func TestClientNameFollowsIDRule(t *testing.T) {
 		t.Errorf("client add my-app: %v: %q", err, out)
 	}
 }
+
+// TestServeRefusesHalfAClientBeforeTouchingTheDataDir: RTCHUB_CLIENT_ID
+// without a secret (or a secret without an id) is refused with exit 2
+// before anything is created in the data directory.
+func TestServeRefusesHalfAClientBeforeTouchingTheDataDir(t *testing.T) {
+	t.Parallel()
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte("a-secret-from-a-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		exit int
+	}{
+		{"id without a secret", map[string]string{"RTCHUB_CLIENT_ID": "app", "RTCHUB_CLIENT_SECRET": ""}, 2},
+		{"secret without an id", map[string]string{"RTCHUB_CLIENT_ID": "", "RTCHUB_CLIENT_SECRET": "s3cret"}, 2},
+		{"secret file without an id", map[string]string{"RTCHUB_CLIENT_ID": "", "RTCHUB_CLIENT_SECRET": "", "RTCHUB_CLIENT_SECRET_FILE": secretFile}, 2},
+		{"id with a missing secret file", map[string]string{"RTCHUB_CLIENT_ID": "app", "RTCHUB_CLIENT_SECRET": "", "RTCHUB_CLIENT_SECRET_FILE": secretFile + ".missing"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			empty := t.TempDir()                          // exists, empty
+			missing := filepath.Join(t.TempDir(), "data") // does not exist
+			for _, dir := range []string{empty, missing} {
+				var stderr bytes.Buffer
+				args := []string{"serve", "--api-addr", "127.0.0.1:0", "--sse-addr", "127.0.0.1:0", "--data-dir", dir}
+				err := run(context.Background(), args, testEnv(tc.env), io.Discard, &stderr)
+				if err == nil || exitCode(err) != tc.exit {
+					t.Fatalf("serve --data-dir %s: %v (exit %d), want a refusal with exit %d\n%s", dir, err, exitCode(err), tc.exit, stderr.String())
+				}
+				if !strings.Contains(err.Error(), "RTCHUB_CLIENT_") {
+					t.Errorf("refusal %q does not name the variable", err)
+				}
+				ents, statErr := os.ReadDir(dir)
+				switch {
+				case dir == missing && !errors.Is(statErr, os.ErrNotExist):
+					t.Errorf("the refusal created the data directory %s (%d entries)", dir, len(ents))
+				case dir == empty && len(ents) != 0:
+					t.Errorf("the refusal left files in the data directory: %v", ents)
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -117,6 +118,36 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, std
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// envClient is the application client the environment names; both
+// fields are empty when it names none.
+type envClient struct{ ID, Secret string }
+
+// clientFromEnv reads RTCHUB_CLIENT_ID with RTCHUB_CLIENT_SECRET (or, when
+// that is unset, the file RTCHUB_CLIENT_SECRET_FILE names). One without the
+// other is a usage error: the hub would otherwise start without the client
+// its operator meant to configure.
+func clientFromEnv(getenv func(string) string) (envClient, error) {
+	id, secret := getenv("RTCHUB_CLIENT_ID"), getenv("RTCHUB_CLIENT_SECRET")
+	file := getenv("RTCHUB_CLIENT_SECRET_FILE")
+	if id == "" && secret == "" && file == "" {
+		return envClient{}, nil
+	}
+	if secret == "" && file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return envClient{}, fmt.Errorf("RTCHUB_CLIENT_SECRET_FILE: %w", err)
+		}
+		secret = strings.TrimSpace(string(b))
+		if secret == "" && id != "" {
+			return envClient{}, usageError{fmt.Sprintf("RTCHUB_CLIENT_SECRET_FILE %s is empty", file)}
+		}
+	}
+	if id == "" || secret == "" {
+		return envClient{}, usageError{"set both RTCHUB_CLIENT_ID and RTCHUB_CLIENT_SECRET (or RTCHUB_CLIENT_SECRET_FILE), or neither"}
+	}
+	return envClient{id, secret}, nil
 }
 
 func envName(flagName string) string {

@@ -66,6 +66,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	for i := range origins {
 		origins[i] = strings.TrimSpace(origins[i])
 	}
+	// Before the store: a refusal must leave the data directory as it was
+	// (no signing key, no log), not half made.
+	envc, err := clientFromEnv(getenv)
+	if err != nil {
+		return err
+	}
 
 	st, err := store.Open(store.Options{
 		Dir: c.DataDir, Fsync: mode, FsyncInterval: c.FsyncEvery,
@@ -90,7 +96,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	if err := bootstrapClient(ctx, st, getenv, log); err != nil {
+	if err := bootstrapClient(ctx, st, envc, log); err != nil {
 		return err
 	}
 
@@ -186,21 +192,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 }
 
 // bootstrapClient makes sure an application can get in: the client named
-// by RTCHUB_CLIENT_ID/RTCHUB_CLIENT_SECRET is created or updated; with no
+// by the environment (see clientFromEnv) is created or updated; with no
 // client at all, one is made and its secret printed once.
-func bootstrapClient(ctx context.Context, st *store.Store, getenv func(string) string, log *slog.Logger) error {
-	id, secret := getenv("RTCHUB_CLIENT_ID"), getenv("RTCHUB_CLIENT_SECRET")
-	if f := getenv("RTCHUB_CLIENT_SECRET_FILE"); f != "" && secret == "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("RTCHUB_CLIENT_SECRET_FILE: %w", err)
-		}
-		secret = strings.TrimSpace(string(b))
-	}
-	if id != "" || secret != "" {
-		if id == "" || secret == "" {
-			return usageError{"set both RTCHUB_CLIENT_ID and RTCHUB_CLIENT_SECRET (or RTCHUB_CLIENT_SECRET_FILE), or neither"}
-		}
+func bootstrapClient(ctx context.Context, st *store.Store, envc envClient, log *slog.Logger) error {
+	if id, secret := envc.ID, envc.Secret; id != "" {
 		if c, _, ok := st.Client(id); ok && auth.CheckSecret(c.Hash, secret) {
 			return nil // already so: write nothing
 		}
