@@ -341,3 +341,76 @@ func TestServeRefusesHalfAClientBeforeTouchingTheDataDir(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyExitCodes: `rtchub verify` exits 0 on a clean log and after a
+// repair, 1 when it reports damage or cannot check the directory, and 2
+// on a usage error.
+func TestVerifyExitCodes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// A log with a few records (clients), written offline.
+	for _, name := range []string{"one", "two", "three"} {
+		if out, err := runCmd(t, "client", "add", name, "--data-dir", dir); err != nil {
+			t.Fatalf("client add %s: %v: %s", name, err, out)
+		}
+	}
+	verify := func(args ...string) (string, int, error) {
+		t.Helper()
+		out, err := runCmd(t, append([]string{"verify"}, args...)...)
+		code := 0
+		if err != nil {
+			code = exitCode(err)
+		}
+		return out, code, err
+	}
+	if out, code, err := verify(dir); code != 0 || !strings.Contains(out, "ok") {
+		t.Fatalf("verify of a clean log: exit %d (%v): %s", code, err, out)
+	}
+
+	logPath := filepath.Join(dir, store.LogName)
+	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"seq":99,"op":"user_p`); err != nil { // a write torn by a crash
+		t.Fatal(err)
+	}
+	f.Close()
+	if out, code, err := verify(dir); code != 1 || !strings.Contains(out, "damaged last record") {
+		t.Errorf("verify of a torn tail: exit %d (%v): %s; want exit 1 and the damage reported", code, err, out)
+	}
+	if out, code, err := verify("--repair", dir); code != 0 || !strings.Contains(out, "repaired") {
+		t.Errorf("verify --repair of a torn tail: exit %d (%v): %s; want exit 0", code, err, out)
+	}
+	if out, code, err := verify(dir); code != 0 {
+		t.Errorf("verify after the repair: exit %d (%v): %s", code, err, out)
+	}
+
+	// A damaged record with intact ones after it.
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte(`"op":"`))
+	b[i+6] ^= 0x01
+	if err := os.WriteFile(logPath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code, err := verify(dir); code != 1 || err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Errorf("verify of a corrupt record: exit %d (%v): %s; want exit 1 naming the damage", code, err, out)
+	}
+
+	missing := filepath.Join(t.TempDir(), "nope")
+	if out, code, err := verify(missing); code != 1 || err == nil || err.Error() != "data directory "+missing+" does not exist" {
+		t.Errorf("verify of a missing directory: exit %d (%v): %s; want exit 1 saying the data directory does not exist", code, err, out)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("verify created the missing directory: %v", err)
+	}
+	if out, code, err := verify(t.TempDir()); code != 1 || err == nil || !strings.Contains(err.Error(), "holds no rtchub.log") {
+		t.Errorf("verify of a directory without a log: exit %d (%v): %s", code, err, out)
+	}
+	if out, code, err := verify(dir, dir); code != 2 {
+		t.Errorf("verify with two directories: exit %d (%v): %s; want 2 (usage)", code, err, out)
+	}
+}

@@ -155,11 +155,25 @@ func verifyCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	} else if len(pos) > 1 {
 		return usageError{"usage: rtchub verify [--repair] [DATA_DIR]"}
 	}
+	// Checked first: Verify would create its lock file in the directory,
+	// and fail naming that file instead of the directory.
+	if fi, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("data directory %s does not exist", dir)
+	} else if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	} else if !fi.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, store.LogName)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s holds no %s: not the data directory of a hub that has run", dir, store.LogName)
+	}
 	rep, err := store.Verify(dir, *repair)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d intact records, last seq %d, %d of %d bytes intact\n", rep.Path, rep.Records, rep.LastSeq, rep.Good, rep.Bytes)
+	// Damage that was found and not repaired is exit 1, so scripts and
+	// monitoring see it; a repair that succeeded leaves a clean log (0).
 	switch {
 	case rep.MovedAside != "":
 		fmt.Fprintf(stdout, "repaired: kept the first %d bytes; moved the rest to %s\n", rep.Good, rep.MovedAside)
@@ -168,11 +182,14 @@ func verifyCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 		return rep.Corrupt
 	case rep.Torn != nil:
 		fmt.Fprintf(stdout, "damaged last record at byte %d (%v): the hub cuts it at start, as a write torn by a crash (which was never acknowledged)\n", rep.Good, rep.Torn)
-		return nil
+		return errTornTail
 	}
 	fmt.Fprintln(stdout, "ok")
 	return nil
 }
+
+// errTornTail is verify's verdict on a log that ends in a damaged record.
+var errTornTail = errors.New("the log ends in a torn record; `rtchub serve` cuts it at start, `rtchub verify --repair` moves it aside")
 
 func compactCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var c config
