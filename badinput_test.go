@@ -24,15 +24,20 @@ func TestBadInput(t *testing.T) {
 	badIDs := []string{"", long, "a b", "a/b", "ü", "a\x00b", "a\nb", "a+b", "a%2F", "é", ".", ".."}
 
 	type tc struct {
-		name   string
-		method string
-		path   string
-		body   string
-		status int
+		name     string
+		method   string
+		path     string
+		body     string
+		status   int
+		contains string // in the error message, if set
 	}
 	var cases []tc
 	add := func(status int, method, path, name, body string) {
-		cases = append(cases, tc{name, method, path, body, status})
+		cases = append(cases, tc{name, method, path, body, status, ""})
+	}
+	// addSays is add for a case whose error message must contain contains.
+	addSays := func(status int, method, path, name, body, contains string) {
+		cases = append(cases, tc{name, method, path, body, status, contains})
 	}
 	js := func(v string) string { b, _ := json.Marshal(v); return string(b) }
 
@@ -106,6 +111,35 @@ func TestBadInput(t *testing.T) {
 	for _, id := range badIDs {
 		add(400, "POST", a, "bad user_id "+js(id), `{"message_id":"m","user_id":`+js(id)+`}`)
 	}
+	// Ids in paths break the same rule as in bodies, with the same words,
+	// and the error repeats at most the first 64 bytes of them. ("", "."
+	// and ".." cannot be path segments: see the unclean paths below.)
+	huge := strings.Repeat("h", 5000)
+	for _, id := range append(badIDs, huge) {
+		if id == "" || id == "." || id == ".." {
+			continue
+		}
+		p := url.PathEscape(id)
+		if len(id) > 128 {
+			id = fmt.Sprintf("<%d bytes>", len(id)) // for the case's name
+		}
+		addSays(400, "GET", "/api/user/"+p, "bad user id in the path "+js(id), "", "invalid user id")
+		addSays(400, "DELETE", "/api/user/"+p, "bad user id in the path "+js(id), "", "invalid user id")
+		addSays(400, "GET", "/api/user/"+p+"/token", "bad user id in the path "+js(id), "", "invalid user id")
+		addSays(400, "POST", "/api/user/"+p+"/revoke", "bad user id in the path "+js(id), "", "invalid user id")
+		addSays(400, "GET", "/api/group/"+p, "bad group id in the path "+js(id), "", "invalid group id")
+		addSays(400, "DELETE", "/api/group/"+p, "bad group id in the path "+js(id), "", "invalid group id")
+	}
+	// Message ids are only held to their length (see api.CheckMessageID).
+	addSays(400, "GET", "/api/message/"+long, "message id over 128 bytes", "", "invalid message_id")
+	addSays(400, "GET", "/api/message/"+huge, "message id of 5000 bytes", "", "invalid message_id")
+	addSays(400, "POST", a, "message_id of 3000 bytes", `{"message_id":"`+strings.Repeat("m", 3000)+`","user_id":"u1"}`, "invalid message_id")
+	// Long input in a body, and in an unknown path, is clipped too.
+	addSays(400, "POST", "/api/user", "id of 3000 bytes", `{"id":"`+strings.Repeat("i", 3000)+`"}`, "invalid id")
+	addSays(400, "POST", n, "user id of 3000 bytes", `{"users":["`+strings.Repeat("u", 3000)+`"],"message":1}`, "invalid user id")
+	addSays(400, "POST", "/api/user", "unknown field of 3000 bytes", `{"id":"x","`+strings.Repeat("f", 3000)+`":1}`, "unknown field")
+	addSays(404, "GET", "/api/"+huge, "unknown route of 5000 bytes", "", "no such route")
+	addSays(405, "PUT", "/api/message/notify?"+huge, "wrong method", "", "method PUT is not allowed")
 	// queries
 	for _, id := range []string{"a b", "a/b", long} {
 		add(400, "GET", "/api/user?group="+url.QueryEscape(id), "bad ?group= "+js(id), "")
@@ -142,7 +176,13 @@ func TestBadInput(t *testing.T) {
 			body = c.body
 		}
 		r := request(t, c.method, url, body, hdr)
-		wantError(t, fmt.Sprintf("%s %s: %s", c.method, strings.SplitN(c.path, "?", 2)[0], c.name), r, c.status, "")
+		what := fmt.Sprintf("%s %.80s: %s", c.method, strings.SplitN(c.path, "?", 2)[0], c.name)
+		wantError(t, what, r, c.status, c.contains)
+		// Whatever the input, the answer stays small: echoed input is
+		// clipped to 64 bytes (at most 4 bytes each once quoted).
+		if len(r.Body) > 512 {
+			t.Errorf("%s: error body of %d bytes: %.200s…", what, len(r.Body), r.Body)
+		}
 		if after := snapshot(t, h); after != before {
 			t.Fatalf("%s %s (%s) changed state:\nbefore %s\nafter  %s", c.method, c.path, c.name, before, after)
 		}

@@ -79,7 +79,7 @@ func AddClient(ctx context.Context, st *store.Store, id, name, secret string) (A
 		id = auth.NewClientID()
 	}
 	if !ValidID(id) {
-		return AdminClient{}, fmt.Errorf("invalid client id %q: "+IDRule, id)
+		return AdminClient{}, fmt.Errorf("invalid client id %q: "+IDRule, Clip(id))
 	}
 	if name == "" {
 		name = id

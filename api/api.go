@@ -238,7 +238,10 @@ func (s *server) putUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("user_id")
+	id, ok := pathID(w, r, "user_id", "user")
+	if !ok {
+		return
+	}
 	u, ok := s.Store.User(id)
 	if !ok {
 		s.fail(w, &store.NotFoundError{Kind: "user", ID: id})
@@ -248,7 +251,11 @@ func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) {
-	if err := s.Store.DeleteUser(r.Context(), r.PathValue("user_id")); err != nil {
+	id, ok := pathID(w, r, "user_id", "user")
+	if !ok {
+		return
+	}
+	if err := s.Store.DeleteUser(r.Context(), id); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -256,7 +263,11 @@ func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) revokeUser(w http.ResponseWriter, r *http.Request) {
-	if err := s.Store.RevokeUser(r.Context(), r.PathValue("user_id")); err != nil {
+	id, ok := pathID(w, r, "user_id", "user")
+	if !ok {
+		return
+	}
+	if err := s.Store.RevokeUser(r.Context(), id); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -264,7 +275,10 @@ func (s *server) revokeUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) userToken(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("user_id")
+	id, ok := pathID(w, r, "user_id", "user")
+	if !ok {
+		return
+	}
 	ttl := s.UserTokenTTL
 	if v := r.URL.Query().Get("ttl"); v != "" {
 		sec, err := strconv.ParseInt(v, 10, 64)
@@ -332,7 +346,10 @@ func (s *server) putGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) getGroup(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("group_id")
+	id, ok := pathID(w, r, "group_id", "group")
+	if !ok {
+		return
+	}
 	g, ok := s.Store.Group(id)
 	if !ok {
 		s.fail(w, &store.NotFoundError{Kind: "group", ID: id})
@@ -342,7 +359,11 @@ func (s *server) getGroup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	if err := s.Store.DeleteGroup(r.Context(), r.PathValue("group_id")); err != nil {
+	id, ok := pathID(w, r, "group_id", "group")
+	if !ok {
+		return
+	}
+	if err := s.Store.DeleteGroup(r.Context(), id); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -372,12 +393,12 @@ func (req *NotifyRequest) Validate(maxMessage int, defTTL, maxTTL time.Duration)
 	}
 	for _, id := range n.Users {
 		if !ValidID(id) {
-			return n, fmt.Sprintf("invalid user id %q: "+IDRule, id)
+			return n, fmt.Sprintf("invalid user id %q: "+IDRule, Clip(id))
 		}
 	}
 	for _, id := range n.Groups {
 		if !ValidID(id) {
-			return n, fmt.Sprintf("invalid group id %q: "+IDRule, id)
+			return n, fmt.Sprintf("invalid group id %q: "+IDRule, Clip(id))
 		}
 	}
 	body := req.Message
@@ -477,7 +498,7 @@ func FailAck(w http.ResponseWriter, log *slog.Logger, st *store.Store, err error
 	case !messageExists(st, msgID):
 		err = &store.NotFoundError{Kind: "message", ID: msgID}
 	default:
-		WriteError(w, http.StatusNotFound, fmt.Sprintf("user %s has no copy of message %s", userID, msgID))
+		WriteError(w, http.StatusNotFound, fmt.Sprintf("user %s has no copy of message %s", Clip(userID), Clip(msgID)))
 		return
 	}
 	FailStore(w, log, err)
@@ -516,6 +537,9 @@ const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 func (s *server) getMessage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("message_id")
+	if !CheckMessageID(w, id) {
+		return
+	}
 	m, ok := s.Store.Message(id)
 	if !ok {
 		s.fail(w, &store.NotFoundError{Kind: "message", ID: id})
@@ -534,20 +558,34 @@ func (s *server) getMessage(w http.ResponseWriter, r *http.Request) {
 
 // ---- helpers ----
 
-// CheckMessageID answers 400 unless id may be a message id.
+// CheckMessageID answers 400 unless id may be a message id: 1 to 128
+// bytes. The hub makes 24 hex digits, but a hand-written log may hold
+// others, so nothing more is asked.
 func CheckMessageID(w http.ResponseWriter, id string) bool {
-	if id == "" || len(id) > 128 {
+	switch {
+	case id == "":
 		WriteError(w, http.StatusBadRequest, `"message_id" is required`)
+		return false
+	case len(id) > 128:
+		WriteError(w, http.StatusBadRequest, fmt.Sprintf("invalid message_id %q: use 1-128 characters", Clip(id)))
 		return false
 	}
 	return true
+}
+
+// pathID returns the id in the path wildcard name, or answers 400 in the
+// words of the body's checks (kind is "user" or "group") if it breaks the
+// id rule: such an id names nothing, and a 404 would echo all of it.
+func pathID(w http.ResponseWriter, r *http.Request, name, kind string) (string, bool) {
+	id := r.PathValue(name)
+	return id, checkIDs(w, kind+" id", id)
 }
 
 // checkIDs answers 400 if any id is malformed.
 func checkIDs(w http.ResponseWriter, field string, ids ...string) bool {
 	for _, id := range ids {
 		if !ValidID(id) {
-			WriteError(w, http.StatusBadRequest, fmt.Sprintf("invalid %s %q: "+IDRule, field, id))
+			WriteError(w, http.StatusBadRequest, fmt.Sprintf("invalid %s %q: "+IDRule, field, Clip(id)))
 			return false
 		}
 	}
@@ -572,7 +610,8 @@ func FailStore(w http.ResponseWriter, log *slog.Logger, err error) {
 	var nf *store.NotFoundError
 	switch {
 	case errors.As(err, &nf):
-		WriteError(w, http.StatusNotFound, nf.Error())
+		// NotFoundError's own text, with the id clipped.
+		WriteError(w, http.StatusNotFound, "unknown "+nf.Kind+": "+Clip(nf.ID))
 	case errors.Is(err, store.ErrNoRecipients):
 		WriteError(w, http.StatusBadRequest, "no recipients: the groups named have no members")
 	case errors.Is(err, store.ErrClosed):

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // WriteJSON writes v as a JSON body with status code.
@@ -70,11 +71,28 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 			WriteError(w, http.StatusBadRequest, fmt.Sprintf("field %q must be %s", field, kindName(te.Type.Kind().String())))
 		}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		WriteError(w, http.StatusBadRequest, "unknown field "+strings.TrimPrefix(err.Error(), "json: unknown field "))
+		WriteError(w, http.StatusBadRequest, "unknown field "+Clip(strings.TrimPrefix(err.Error(), "json: unknown field ")))
 	default:
 		WriteError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
 	}
 	return false
+}
+
+// maxEcho is how much of a client's input an error message repeats.
+const maxEcho = 64
+
+// Clip cuts client input that an error message repeats to its first 64
+// bytes (on a character boundary) plus "…", so that a 5 KB id or path
+// makes a small error body.
+func Clip(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func kindName(k string) string {
@@ -169,7 +187,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	redirect := 300 <= code && code < 400 && w.ResponseWriter.Header().Get("Location") != ""
 	if w.r.Pattern == "" && code >= 400 || redirect {
 		w.discard = true
-		msg := fmt.Sprintf("no such route: %s %s", w.r.Method, w.r.URL.Path)
+		msg := fmt.Sprintf("no such route: %s %s", Clip(w.r.Method), Clip(w.r.URL.Path))
 		switch {
 		case code == http.StatusMethodNotAllowed:
 			msg = methodNotAllowedMsg(w.r)
@@ -177,7 +195,7 @@ func (w *statusWriter) WriteHeader(code int) {
 			// No route needs an unclean path, and following the redirect
 			// is up to each client (curl does not, some turn a POST into a
 			// GET): say what is wrong instead.
-			msg = fmt.Sprintf("no such route: %s %s (paths must be clean: no empty, '.' or '..' segments)", w.r.Method, w.r.URL.Path)
+			msg = fmt.Sprintf("no such route: %s %s (paths must be clean: no empty, '.' or '..' segments)", Clip(w.r.Method), Clip(w.r.URL.Path))
 			code = http.StatusNotFound
 			w.code = code
 			w.ResponseWriter.Header().Del("Location")
@@ -204,7 +222,7 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 }
 
 func methodNotAllowedMsg(r *http.Request) string {
-	return fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)
+	return fmt.Sprintf("method %s is not allowed on %s", Clip(r.Method), Clip(r.URL.Path))
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
