@@ -52,7 +52,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	c.dataDirFlag(fs)
 	fs.StringVar(&c.Fsync, "fsync", "always", "when appends reach the disk: always (a 2xx survives power loss), interval, never")
 	fs.DurationVar(&c.FsyncEvery, "fsync-interval", 100*time.Millisecond, "sync period with --fsync=interval")
-	fs.StringVar(&c.CORSOrigins, "cors-origins", "*", "comma-separated origins allowed on /sse and /ack, or *")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", "*", "comma-separated origins allowed on the SSE listener (/sse, /ack, its errors), or *")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", 15*time.Second, "interval of ': ping' comments on idle streams")
 	fs.DurationVar(&c.Retry, "retry", 2*time.Second, "reconnect delay sent to clients as 'retry:'")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")

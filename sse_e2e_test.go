@@ -513,17 +513,34 @@ func TestHubFlags(t *testing.T) {
 			if tc.origin != "" {
 				hdr["Origin"] = tc.origin
 			}
-			// No token needed: the headers are on every answer of /sse and /ack.
-			for _, r := range []resp{
-				request(t, "OPTIONS", h.SSE+"/sse", nil, hdr),
-				request(t, "GET", h.SSE+"/sse", nil, hdr),
-				request(t, "POST", h.SSE+"/ack", `{"message_id":"x"}`, hdr),
+			// No token needed: the headers are on every answer of the SSE
+			// listener, the router's own 404s and 405s included, so a
+			// page can read every error body.
+			for _, c := range []struct {
+				method, path string
+				body         any
+				status       int
+			}{
+				{"OPTIONS", "/sse", nil, 204},
+				{"GET", "/sse", nil, 400},
+				{"POST", "/ack", `{"message_id":"x"}`, 400},
+				{"POST", "/sse", nil, 405},
+				{"GET", "/ack", nil, 405},
+				{"GET", "/sse/", nil, 404},
+				{"GET", "/nope", nil, 404},
+				{"GET", "/healthz", nil, 200},
 			} {
-				if got := r.Header.Get("Access-Control-Allow-Origin"); got != tc.want {
-					t.Errorf("Origin %q: Access-Control-Allow-Origin %q, want %q", tc.origin, got, tc.want)
+				r := request(t, c.method, h.SSE+c.path, c.body, hdr)
+				what := fmt.Sprintf("Origin %q: %s %s", tc.origin, c.method, c.path)
+				if r.Status != c.status {
+					t.Errorf("%s: %v, want status %d", what, r, c.status)
 				}
-				if tc.want != "" && !strings.Contains(r.Header.Get("Vary"), "Origin") {
-					t.Errorf("Origin %q: Vary %q, want Origin (the answer depends on it)", tc.origin, r.Header.Get("Vary"))
+				if got := r.Header.Get("Access-Control-Allow-Origin"); got != tc.want {
+					t.Errorf("%s: Access-Control-Allow-Origin %q, want %q", what, got, tc.want)
+				}
+				// The answer depends on the origin, whatever it was.
+				if v := r.Header.Values("Vary"); len(v) != 1 || v[0] != "Origin" {
+					t.Errorf("%s: Vary %q, want one Origin", what, v)
 				}
 			}
 		}

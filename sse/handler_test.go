@@ -464,6 +464,18 @@ func TestCORS(t *testing.T) {
 		if got := r.header.Get("Access-Control-Allow-Origin"); got != "*" {
 			t.Errorf("error response ACAO %q, want * (so the page can read the error)", got)
 		}
+		// The router's own errors too.
+		for _, c := range []struct {
+			method, path string
+			code         int
+		}{{"POST", "/sse", 405}, {"GET", "/ack", 405}, {"GET", "/sse/", 404}, {"DELETE", "/", 405}} {
+			r := e.do(c.method, c.path, "", "Origin", "https://app.example")
+			if r.code != c.code || r.header.Get("Access-Control-Allow-Origin") != "*" {
+				t.Errorf("%s %s: %d ACAO %q, want %d with ACAO * (so the page can read the error)", c.method, c.path, r.code, r.header.Get("Access-Control-Allow-Origin"), c.code)
+			} else {
+				r.errorMsg(t)
+			}
+		}
 		rc := e.notify("message", "1", "u1")
 		r = e.do("POST", "/ack?token="+e.token("u1"), `{"message_id":"`+rc.ID+`"}`, "Origin", "https://app.example")
 		if r.code != 204 || r.header.Get("Access-Control-Allow-Origin") != "*" {

@@ -74,7 +74,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("OPTIONS /ack", s.preflight)
 	mux.HandleFunc("GET /{$}", s.page)
 	mux.Handle("GET /healthz", api.Health(s.cfg.Store))
-	return api.Recover(s.cfg.Logger, mux)
+	// CORS headers go on every answer, before the mux: a browser reads an
+	// error body (the mux's own 404 and 405 included) only if they are on
+	// it.
+	return api.Recover(s.cfg.Logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.cors(w, r)
+		mux.ServeHTTP(w, r)
+	}))
 }
 
 // MessageCommitted encodes the message's frame once and queues the same
@@ -149,6 +155,8 @@ func (s *Server) userToken(w http.ResponseWriter, r *http.Request) (auth.Claims,
 	return c, true
 }
 
+// cors sets the CORS headers of every answer of the listener, per
+// --cors-origins.
 func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
 	origin := r.Header.Get("Origin")
 	for _, o := range s.cfg.CORSOrigins {
@@ -168,7 +176,6 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
-	s.cors(w, r)
 	h := w.Header()
 	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
 	h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Last-Event-ID, Cache-Control")
@@ -177,7 +184,6 @@ func (s *Server) preflight(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
-	s.cors(w, r)
 	claims, ok := s.userToken(w, r)
 	if !ok {
 		return
@@ -291,7 +297,6 @@ var streamHeaders = [...][2]string{
 const replayChunk = 64 << 10
 
 func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
-	s.cors(w, r)
 	claims, ok := s.userToken(w, r)
 	if !ok {
 		return
