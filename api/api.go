@@ -474,44 +474,10 @@ func (s *server) acknowledge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.Store.Ack(r.Context(), req.MessageID, req.UserID); err != nil {
-		FailAck(w, s.Logger, s.Store, err, req.MessageID, req.UserID)
+		s.fail(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// FailAck answers for an error of Store.Ack. The store says "unknown
-// message" whenever the user has no open copy of it; a 404 should say
-// which of the three it is: no such user, no such message, or a message
-// the user has no copy of (never had one, or it expired or was dropped).
-// The lookups come after the refusal, so in a race with a delete the
-// wording may lag the state, never the status.
-func FailAck(w http.ResponseWriter, log *slog.Logger, st *store.Store, err error, msgID, userID string) {
-	var nf *store.NotFoundError
-	if !errors.As(err, &nf) || nf.Kind != "message" {
-		FailStore(w, log, err)
-		return
-	}
-	switch {
-	case !userExists(st, userID):
-		err = &store.NotFoundError{Kind: "user", ID: userID}
-	case !messageExists(st, msgID):
-		err = &store.NotFoundError{Kind: "message", ID: msgID}
-	default:
-		WriteError(w, http.StatusNotFound, fmt.Sprintf("user %s has no copy of message %s", Clip(userID), Clip(msgID)))
-		return
-	}
-	FailStore(w, log, err)
-}
-
-func userExists(st *store.Store, id string) bool {
-	_, ok := st.UserGen(id)
-	return ok
-}
-
-func messageExists(st *store.Store, id string) bool {
-	_, ok := st.Message(id)
-	return ok
 }
 
 // MessageJSON is a message as GET /api/message/{id} shows it.
@@ -608,10 +574,13 @@ func (s *server) fail(w http.ResponseWriter, err error) {
 // 400 for an empty recipient set, 503 while shutting down, else 500.
 func FailStore(w http.ResponseWriter, log *slog.Logger, err error) {
 	var nf *store.NotFoundError
+	var nc *store.NoCopyError
 	switch {
 	case errors.As(err, &nf):
 		// NotFoundError's own text, with the id clipped.
 		WriteError(w, http.StatusNotFound, "unknown "+nf.Kind+": "+Clip(nf.ID))
+	case errors.As(err, &nc):
+		WriteError(w, http.StatusNotFound, fmt.Sprintf("user %s has no copy of message %s", Clip(nc.User), Clip(nc.Message)))
 	case errors.Is(err, store.ErrNoRecipients):
 		WriteError(w, http.StatusBadRequest, "no recipients: the groups named have no members")
 	case errors.Is(err, store.ErrClosed):

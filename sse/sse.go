@@ -311,7 +311,7 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.cfg.Store.Ack(r.Context(), req.MessageID, claims.Subject); err != nil {
-		api.FailAck(w, s.cfg.Logger, s.cfg.Store, err, req.MessageID, claims.Subject)
+		api.FailStore(w, s.cfg.Logger, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -19,6 +19,17 @@ type NotFoundError struct {
 
 func (e *NotFoundError) Error() string { return "unknown " + e.Kind + ": " + e.ID }
 
+// NoCopyError is returned by Ack when the user and the message exist but
+// the user has no copy of it to acknowledge: never a recipient, or the copy
+// was dropped by the pending cap.
+type NoCopyError struct {
+	Message, User string
+}
+
+func (e *NoCopyError) Error() string {
+	return "user " + e.User + " has no copy of message " + e.Message
+}
+
 // ErrNoRecipients is returned by Notify when users and groups name nobody.
 var ErrNoRecipients = errors.New("no recipients: users and groups name nobody")
 
@@ -309,28 +320,44 @@ func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
 // is not an error and writes nothing.
 func (s *Store) Ack(ctx context.Context, msgID, userID string) error {
 	s.mu.RLock()
-	var rc *Recipient
-	if m := s.st.msgs.get(msgID); m != nil {
-		rc = m.recipient(userID)
-	}
-	if rc == nil || rc.Gone {
-		s.mu.RUnlock()
-		return &NotFoundError{"message", msgID}
-	}
-	acked := rc.Acked
+	acked, err := s.ackable(msgID, userID)
 	s.mu.RUnlock()
-	if acked {
-		return nil
+	if err != nil || acked {
+		return err
 	}
 	r := &request{rec: Record{Op: OpAck, ID: msgID, User: userID}}
 	if err := s.append(ctx, r); err != nil {
 		return err
 	}
 	if !r.eff.acked {
-		// The copy expired or fell off a full queue meanwhile.
-		return &NotFoundError{"message", msgID}
+		// The copy expired, fell off a full queue or lost its user
+		// meanwhile: say which, as if the ack had come a moment later.
+		s.mu.RLock()
+		_, err = s.ackable(msgID, userID)
+		s.mu.RUnlock()
+		if err == nil {
+			err = &NoCopyError{Message: msgID, User: userID}
+		}
+		return err
 	}
 	return nil
+}
+
+// ackable reports whether the user's copy of the message is acknowledged
+// already, or why there is none to acknowledge. s.mu must be held.
+func (s *Store) ackable(msgID, userID string) (acked bool, err error) {
+	if s.st.users[userID] == nil {
+		return false, &NotFoundError{"user", userID}
+	}
+	m := s.st.msgs.get(msgID)
+	if m == nil {
+		return false, &NotFoundError{"message", msgID}
+	}
+	rc := m.recipient(userID)
+	if rc == nil || rc.Gone {
+		return false, &NoCopyError{Message: msgID, User: userID}
+	}
+	return rc.Acked, nil
 }
 
 // Message returns a message and the state of its copies.

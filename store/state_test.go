@@ -126,9 +126,15 @@ func TestUsersGroupsAndFanOut(t *testing.T) {
 	if ids := pendingIDs(t, s, "ann"); len(ids) != 0 {
 		t.Fatalf("ann pending after ack: %v", ids)
 	}
-	if err := s.Ack(bg, rc.ID, "zed"); !notFound(err, "message", rc.ID) {
-		t.Fatalf("ack by a non-recipient: %v", err)
+	if err := s.Ack(bg, rc.ID, "zed"); !notFound(err, "user", "zed") {
+		t.Fatalf("ack by an unknown user: %v", err)
 	}
+	putUser(t, s, "dan")
+	var nc *NoCopyError
+	if err := s.Ack(bg, rc.ID, "dan"); !errors.As(err, &nc) || nc.User != "dan" || nc.Message != rc.ID {
+		t.Fatalf("ack by a user who is not a recipient: %v", err)
+	}
+	seq = s.Stats().Seq
 	if err := s.Ack(bg, "nosuchmessage", "ann"); !notFound(err, "message", "nosuchmessage") {
 		t.Fatalf("ack of an unknown message: %v", err)
 	}
@@ -226,7 +232,7 @@ func TestDeleteAndRevokeUser(t *testing.T) {
 	if st := s.Stats(); st.Pending != 1 || st.OpenMessages != 1 || st.Users != 1 {
 		t.Fatalf("stats after delete: %+v", st)
 	}
-	if err := s.Ack(bg, m2.ID, "ann"); !notFound(err, "message", m2.ID) {
+	if err := s.Ack(bg, m2.ID, "ann"); !notFound(err, "user", "ann") {
 		t.Fatalf("ack by a deleted user: %v", err)
 	}
 	if err := s.DeleteUser(bg, "ann"); !notFound(err, "user", "ann") {
@@ -247,7 +253,7 @@ func TestDeleteAndRevokeUser(t *testing.T) {
 	if ids := pendingIDs(t, s, "ann"); len(ids) != 0 {
 		t.Fatalf("re-created ann has old copies: %v", ids)
 	}
-	if err := s.Ack(bg, m1.ID, "ann"); !notFound(err, "message", m1.ID) {
+	if err := s.Ack(bg, m1.ID, "ann"); !errors.As(err, new(*NoCopyError)) {
 		t.Fatalf("re-created ann acknowledged an old copy: %v", err)
 	}
 
@@ -577,7 +583,7 @@ func TestPendingCap(t *testing.T) {
 			if info, _ := s.User(u); info.Pending != 3 {
 				t.Fatalf("%s: %+v", when, info)
 			}
-			if err := s.Ack(bg, ids[0], u); !notFound(err, "message", ids[0]) {
+			if err := s.Ack(bg, ids[0], u); !errors.As(err, new(*NoCopyError)) {
 				t.Fatalf("%s: ack of a dropped copy: %v", when, err)
 			}
 		}
