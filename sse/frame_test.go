@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -106,14 +105,8 @@ func checkFrame(t *testing.T, frame []byte, m *store.Message) {
 	if !bytes.Equal(d.Message, m.Body) {
 		t.Fatalf("data message %s, want %s", d.Message, m.Body)
 	}
-	var a, b any
-	if err := json.Unmarshal(d.Message, &a); err != nil {
-		t.Fatalf("message: %v", err)
-	}
-	json.Unmarshal(m.Body, &b)
-	if !reflect.DeepEqual(a, b) {
-		t.Fatalf("message decodes to %#v, want %#v", a, b)
-	}
+	// (Byte-equal is the check; not decoding into Go values, which
+	// refuse numbers like 1E700 that JSON and JavaScript accept.)
 	ct, err := time.Parse(time.RFC3339Nano, d.CreatedAt)
 	if err != nil || !ct.Equal(time.UnixMilli(m.Created)) {
 		t.Fatalf("created_at %q (%v), want %v", d.CreatedAt, err, time.UnixMilli(m.Created).UTC())
