@@ -414,3 +414,22 @@ func TestVerifyExitCodes(t *testing.T) {
 		t.Errorf("verify with two directories: exit %d (%v): %s; want 2 (usage)", code, err, out)
 	}
 }
+
+// TestClientFromEnvEmptySecretFile: rtchub.service always sets
+// RTCHUB_CLIENT_SECRET_FILE to its credential, which is empty until the
+// operator configures a client; that alone names no client and is no error.
+func TestClientFromEnvEmptySecretFile(t *testing.T) {
+	t.Parallel()
+	empty := filepath.Join(t.TempDir(), "client_secret")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := clientFromEnv(testEnv(map[string]string{"RTCHUB_CLIENT_ID": "", "RTCHUB_CLIENT_SECRET": "", "RTCHUB_CLIENT_SECRET_FILE": empty}))
+	if err != nil || c != (envClient{}) {
+		t.Fatalf("clientFromEnv with only an empty secret file = %+v, %v; want no client, no error", c, err)
+	}
+	_, err = clientFromEnv(testEnv(map[string]string{"RTCHUB_CLIENT_ID": "app", "RTCHUB_CLIENT_SECRET": "", "RTCHUB_CLIENT_SECRET_FILE": empty}))
+	if exitCode(err) != 2 {
+		t.Fatalf("an id with an empty secret file: %v, want a usage error", err)
+	}
+}

@@ -144,6 +144,12 @@ func clientFromEnv(getenv func(string) string) (envClient, error) {
 			return envClient{}, usageError{fmt.Sprintf("RTCHUB_CLIENT_SECRET_FILE %s is empty", file)}
 		}
 	}
+	if id == "" && secret == "" {
+		// An empty secret file alone names no client: rtchub.service
+		// always points at its credential, which stays empty until the
+		// operator configures a client.
+		return envClient{}, nil
+	}
 	if id == "" || secret == "" {
 		return envClient{}, usageError{"set both RTCHUB_CLIENT_ID and RTCHUB_CLIENT_SECRET (or RTCHUB_CLIENT_SECRET_FILE), or neither"}
 	}
