@@ -31,7 +31,7 @@ func (s *Store) compact() error {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
 	start := time.Now()
-	src, end, _, err := s.pin()
+	src, end, _, at, err := s.pin()
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (s *Store) compact() error {
 	}); err != nil {
 		return fmt.Errorf("store: compact: read log: %w", err)
 	}
-	st.expire(s.nowMilli())
+	st.expire(at)
 	tmpPath := s.path + compactSuffix
 	tmp, err := os.OpenFile(tmpPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -64,7 +64,7 @@ func (s *Store) compact() error {
 			os.Remove(tmpPath)
 		}
 	}()
-	records, err := writeSnapshot(tmp, st)
+	records, err := writeSnapshot(tmp, st, at)
 	if err != nil {
 		return fmt.Errorf("store: compact: write snapshot: %w", err)
 	}
@@ -133,11 +133,11 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 }
 
 // writeSnapshot writes st as framed records to f and syncs it.
-func writeSnapshot(f *os.File, st *state) (int, error) {
+func writeSnapshot(f *os.File, st *state, at int64) (int, error) {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	var line []byte
 	n := 0
-	err := st.snapshot(func(r *Record) error {
+	err := st.snapshot(at, func(r *Record) error {
 		body, err := encodeBody(r)
 		if err != nil {
 			return err
@@ -163,7 +163,7 @@ func writeSnapshot(f *os.File, st *state) (int, error) {
 func (s *Store) Backup(w io.Writer, extra ...string) error {
 	s.compactMu.Lock()
 	defer s.compactMu.Unlock()
-	src, end, seq, err := s.pin()
+	src, end, seq, _, err := s.pin()
 	if err != nil {
 		return err
 	}
@@ -174,17 +174,26 @@ func (s *Store) Backup(w io.Writer, extra ...string) error {
 // pin returns a reader of the log as committed now: its own handle (the
 // writer closes its file after a compaction swap), the committed length,
 // synced, and the last seq in it.
-func (s *Store) pin() (src *os.File, end int64, seq uint64, err error) {
+//
+// It also returns at, a writer's stamp taken at the pin, and sweeps the live
+// state at that time as the expiry timer would: every batch after the pin
+// is stamped at or after it, so a snapshot taken as of at (expired messages
+// left out) replays, with those batches, to the live state.
+func (s *Store) pin() (src *os.File, end int64, seq uint64, at int64, err error) {
 	err = s.inWriter(func() error {
 		if s.broken != nil {
 			return s.broken
 		}
 		s.syncIfDirty()
+		at = s.stamp()
+		s.mu.Lock()
+		s.st.expire(at)
+		s.mu.Unlock()
 		end, seq = s.Metrics.LogBytes.Load(), s.seq
 		src, err = os.Open(s.path)
 		return err
 	})
-	return src, end, seq, err
+	return src, end, seq, at, err
 }
 
 // writeBackup writes the archive. The log copy ends in a seq mark: a hub

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -176,5 +177,47 @@ func TestTornTailSavedAside(t *testing.T) {
 				t.Fatalf("saved tail mode: %v, %v", fi.Mode(), err)
 			}
 		})
+	}
+}
+
+// TestTornTailOnFullDisk: a full disk is a usual cause of a torn write.
+// When the tail cannot be saved aside, the hub still cuts it and starts
+// (nothing in it was acknowledged), and leaves no partial copy behind.
+// It needs a small tmpfs, so root; elsewhere it is skipped.
+func TestTornTailOnFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	data, ends := damageLog(t)
+	torn := append(bytes.Clone(data[:ends[1]]), data[ends[1]:ends[2]-7]...) // m3 cut short
+	writeFile(t, logPath(dir), torn)
+	// As a crashed hub leaves it: says it was running.
+	writeFile(t, filepath.Join(dir, "lock"), []byte(lockRunning))
+	filler, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for buf := make([]byte, 512); ; {
+		if _, err := filler.Write(buf); err != nil {
+			break
+		}
+	}
+	filler.Close()
+	logger, logs := newTestLogger()
+	opts := testOptions(dir, nil)
+	opts.Logger = logger
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatalf("Open with a torn tail on a full disk: %v", err)
+	}
+	seq := s.Stats().Seq
+	s.Close()
+	if seq != 2+SeqGap || !strings.Contains(logs.String(), "could not save the torn tail") {
+		t.Fatalf("seq %d after Open, want 2 and the mark after an unclean stop; log:\n%s", seq, logs)
+	}
+	if saved, _ := filepath.Glob(logPath(dir) + ".torn-*"); len(saved) != 0 {
+		t.Fatalf("a partial copy of the tail was left: %v", saved)
 	}
 }

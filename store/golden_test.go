@@ -54,8 +54,7 @@ func goldenCorruptPos(base []byte) int {
 // records, then three records appended after the compaction.
 func goldenSnapshotLog(tb testing.TB) []byte {
 	tb.Helper()
-	now := func() int64 { return goldenCreated + 3600*1000 }
-	st := newState(10000, 10000, now)
+	st := newState(10000, 10000)
 	for _, r := range []Record{
 		{Seq: 1, Op: OpClientPut, ID: "c1", Name: "backend", Hash: "hash-of-secret"},
 		{Seq: 2, Op: OpGroupPut, ID: "g1"},
@@ -73,7 +72,7 @@ func goldenSnapshotLog(tb testing.TB) []byte {
 		st.apply(&r)
 	}
 	var out []byte
-	if err := st.snapshot(func(r *Record) error {
+	if err := st.snapshot(goldenCreated+3600*1000, func(r *Record) error {
 		body, err := encodeBody(r)
 		out = appendLine(out, r.Seq, body)
 		return err

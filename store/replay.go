@@ -23,13 +23,14 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	why := "intact records follow it"
+	why, also := "intact records follow it", ""
 	if e.Whole {
 		why = "it is a complete line, which a write cut short does not leave"
+		also = " (if the file was converted or reformatted, e.g. to CRLF line ends, restore its bytes instead: repair would move all after this point aside)"
 	}
 	return fmt.Sprintf("store: %s: corrupt record at byte %d (after seq %d): %v; %s, so this is not a torn write. "+
-		"Run `rtchub verify --repair %s` to keep every record before it and move the rest aside",
-		e.Path, e.Offset, e.AfterSeq, e.Reason, why, dirOf(e.Path))
+		"Run `rtchub verify --repair %s` to keep every record before it and move the rest aside%s",
+		e.Path, e.Offset, e.AfterSeq, e.Reason, why, dirOf(e.Path), also)
 }
 
 func (e *CorruptError) Unwrap() error { return e.Reason }

@@ -5,10 +5,11 @@ import (
 	"slices"
 )
 
-// snapshot emits the live state as records: a header, then clients,
-// revocation generations, groups, users and open messages (by seq). Replaying
-// them into an empty state gives back this state, less dead data.
-func (s *state) snapshot(emit func(*Record) error) error {
+// snapshot emits the live state as of time at (unix ms) as records: a
+// header, then clients, revocation generations, groups, users and messages
+// (by seq). Replaying them into an empty state gives back this state, less
+// dead data.
+func (s *state) snapshot(at int64, emit func(*Record) error) error {
 	if err := emit(&Record{Op: OpSnapshot, Upto: s.seq}); err != nil {
 		return err
 	}
@@ -39,13 +40,12 @@ func (s *state) snapshot(emit func(*Record) error) error {
 			return err
 		}
 	}
-	now := s.now()
 	open := make([]*Message, 0, s.msgs.len())
 	s.msgs.each(func(m *Message) {
 		// Open messages, and the acknowledged ones kept for status
 		// queries (KeepAcked), which replay files as done again; those
 		// stay past their expiry, as they do live.
-		if m.open == 0 || m.Expires > now {
+		if m.open == 0 || m.Expires > at {
 			open = append(open, m)
 		}
 	})

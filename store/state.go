@@ -65,14 +65,13 @@ type state struct {
 
 	maxPending int // per user; 0 means no cap
 	keepDone   int
-	now        func() int64 // unix milliseconds
 
 	dropped uint64 // copies dropped by the pending cap
 	open    int    // open copies: the sum of every user's pending, kept so /metrics need not walk the users
 	expired uint64 // messages dropped by their ttl
 }
 
-func newState(maxPending, keepDone int, now func() int64) *state {
+func newState(maxPending, keepDone int) *state {
 	return &state{
 		clients:    make(map[string]*Client),
 		clientGen:  make(map[string]uint64),
@@ -82,7 +81,6 @@ func newState(maxPending, keepDone int, now func() int64) *state {
 		msgs:       newMsgIndex(0),
 		maxPending: maxPending,
 		keepDone:   keepDone,
-		now:        now,
 	}
 }
 
@@ -345,8 +343,12 @@ func (s *state) closeCopy(m *Message) {
 // newest by seq. By seq, not by when they finished: then the set kept does
 // not depend on the order of acknowledgements, and a snapshot (which lists
 // messages by seq) replays to the set the live hub holds.
+//
+// A message none of whose copies was acknowledged (its users deleted, or
+// its copies dropped by the pending cap) is not kept: a snapshot lists
+// only copies that still exist, so it could not bring it back.
 func (s *state) complete(m *Message) {
-	if s.keepDone <= 0 {
+	if s.keepDone <= 0 || !m.anyAcked() {
 		s.msgs.del(m.ID)
 		return
 	}
@@ -408,6 +410,15 @@ func (s *state) nextExpiry() int64 {
 // compares it with the records in the log.
 func (s *state) live() int {
 	return len(s.clients) + len(s.users) + len(s.groups) + len(s.userGen) + len(s.clientGen) + s.msgs.len()
+}
+
+func (m *Message) anyAcked() bool {
+	for i := range m.Recipients {
+		if m.Recipients[i].Acked {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Message) recipient(uid string) *Recipient {

@@ -583,15 +583,17 @@ func TestPendingCap(t *testing.T) {
 			if info, _ := s.User(u); info.Pending != 3 {
 				t.Fatalf("%s: %+v", when, info)
 			}
-			if err := s.Ack(bg, ids[0], u); !errors.As(err, new(*NoCopyError)) {
+			// Every copy of it was dropped, none acknowledged: the
+			// message is forgotten.
+			if err := s.Ack(bg, ids[0], u); !notFound(err, "message", ids[0]) {
 				t.Fatalf("%s: ack of a dropped copy: %v", when, err)
 			}
 		}
 		if st := s.Stats(); st.Dropped != 2 || st.Pending != 6 || st.OpenMessages != 3 {
 			t.Fatalf("%s: stats %+v, want 2 dropped copies, 6 pending, 3 open messages", when, st)
 		}
-		if m, ok := s.Message(ids[0]); ok && len(m.Recipients) != 0 {
-			t.Fatalf("%s: dropped message still lists recipients %+v", when, m.Recipients)
+		if m, ok := s.Message(ids[0]); ok {
+			t.Fatalf("%s: a message with every copy dropped is still kept: %+v", when, m)
 		}
 	}
 	check("live")
@@ -817,6 +819,27 @@ func TestCompactionKeepsWhatLiveKeeps(t *testing.T) {
 			all := notify(t, s, Notification{Users: []string{"bob"}})
 			ack(t, s, all.ID, "bob")
 			return []string{rc.ID, all.ID}
+		}},
+		{"a message whose only recipient was deleted", 10, func(t *testing.T, s *Store, _ *fakeClock, _ []string) []string {
+			putUser(t, s, "ann")
+			rc := notify(t, s, Notification{Users: []string{"ann"}})
+			if err := s.DeleteUser(bg, "ann"); err != nil {
+				t.Fatal(err)
+			}
+			return []string{rc.ID}
+		}},
+		{"closed by a deletion, then an eviction", 3, func(t *testing.T, s *Store, _ *fakeClock, _ []string) []string {
+			putUser(t, s, "ann")
+			putUser(t, s, "bob")
+			a := notify(t, s, Notification{Users: []string{"ann"}})
+			ack(t, s, a.ID, "ann")
+			x := notify(t, s, Notification{Users: []string{"bob"}})
+			if err := s.DeleteUser(bg, "bob"); err != nil {
+				t.Fatal(err)
+			}
+			b := notify(t, s, Notification{Users: []string{"ann"}})
+			ack(t, s, b.ID, "ann")
+			return []string{a.ID, x.ID, b.ID}
 		}},
 		{"an acknowledged message past its ttl", 10, func(t *testing.T, s *Store, clk *fakeClock, _ []string) []string {
 			putUser(t, s, "ann")

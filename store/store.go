@@ -199,7 +199,7 @@ func defaultInt(v, def int) int {
 func (s *Store) nowMilli() int64 { return s.opts.Now().UnixMilli() }
 
 func (s *Store) newState() *state {
-	return newState(s.opts.MaxPending, s.opts.KeepAcked, s.nowMilli)
+	return newState(s.opts.MaxPending, s.opts.KeepAcked)
 }
 
 // recover replays the log into memory, cutting a torn tail.
@@ -236,9 +236,11 @@ func (s *Store) recover(uncleanStop bool) error {
 		// unless they are all zeros (pages the crash never filled).
 		aside := ""
 		if !allZero(f, res.good, fi.Size()) {
+			// A full disk is a common cause of a torn write; it must
+			// not keep the hub from starting, and nothing in the tail
+			// was acknowledged: cut it even if it cannot be saved.
 			if aside, err = saveAside(f, s.path, "torn", res.good, fi.Size()); err != nil {
-				f.Close()
-				return fmt.Errorf("store: cut torn tail: %w", err)
+				s.log.Warn("store: could not save the torn tail before cutting it", "err", err)
 			}
 		}
 		s.log.Warn("store: cutting torn tail of the log: the last write before a crash did not complete",
@@ -661,7 +663,6 @@ var ErrLocked = errors.New("data directory is in use by another rtchub process")
 
 func dirOf(path string) string { return filepath.Dir(path) }
 
-// copyRange copies bytes [from, to) of f to w.
 // allZero reports whether bytes [from, to) of f are all zero; a read error
 // says false, so the caller keeps the bytes.
 func allZero(f *os.File, from, to int64) bool {
@@ -683,6 +684,7 @@ func allZero(f *os.File, from, to int64) bool {
 	}
 }
 
+// copyRange copies bytes [from, to) of f to w.
 func copyRange(w io.Writer, f *os.File, from, to int64) (int64, error) {
 	return io.Copy(w, io.NewSectionReader(f, from, to-from))
 }

@@ -129,15 +129,19 @@ func saveAside(f *os.File, path, kind string, from, to int64) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("save %s part aside: %w", kind, err)
 	}
-	if _, err := copyRange(out, f, from, to); err != nil {
+	fail := func(err error) (string, error) {
 		out.Close()
-		return "", fmt.Errorf("copy %s part to %s: %w", kind, name, err)
+		os.Remove(name) // a partial copy would pass for the whole part
+		return "", err
+	}
+	if _, err := copyRange(out, f, from, to); err != nil {
+		return fail(fmt.Errorf("copy %s part to %s: %w", kind, name, err))
 	}
 	if err := out.Sync(); err != nil {
-		out.Close()
-		return "", fmt.Errorf("sync %s: %w", name, err)
+		return fail(fmt.Errorf("sync %s: %w", name, err))
 	}
 	if err := out.Close(); err != nil {
+		os.Remove(name)
 		return "", fmt.Errorf("close %s: %w", name, err)
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
