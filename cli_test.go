@@ -315,6 +315,7 @@ func TestServeRefusesHalfAClientBeforeTouchingTheDataDir(t *testing.T) {
 		{"id without a secret", map[string]string{"RTCHUB_CLIENT_ID": "app", "RTCHUB_CLIENT_SECRET": ""}, 2},
 		{"secret without an id", map[string]string{"RTCHUB_CLIENT_ID": "", "RTCHUB_CLIENT_SECRET": "s3cret"}, 2},
 		{"secret file without an id", map[string]string{"RTCHUB_CLIENT_ID": "", "RTCHUB_CLIENT_SECRET": "", "RTCHUB_CLIENT_SECRET_FILE": secretFile}, 2},
+		{"an id that breaks the id rule", map[string]string{"RTCHUB_CLIENT_ID": "bad id", "RTCHUB_CLIENT_SECRET": "s3cret-s3cret"}, 2},
 		{"id with a missing secret file", map[string]string{"RTCHUB_CLIENT_ID": "app", "RTCHUB_CLIENT_SECRET": "", "RTCHUB_CLIENT_SECRET_FILE": secretFile + ".missing"}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"rtchub/api"
 	"time"
 )
 
@@ -152,6 +154,9 @@ func clientFromEnv(getenv func(string) string) (envClient, error) {
 	}
 	if id == "" || secret == "" {
 		return envClient{}, usageError{"set both RTCHUB_CLIENT_ID and RTCHUB_CLIENT_SECRET (or RTCHUB_CLIENT_SECRET_FILE), or neither"}
+	}
+	if !api.ValidID(id) {
+		return envClient{}, usageError{fmt.Sprintf("RTCHUB_CLIENT_ID %q: %s", api.Clip(id), api.IDRule)}
 	}
 	return envClient{id, secret}, nil
 }
