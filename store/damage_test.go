@@ -29,36 +29,47 @@ func damageLog(t *testing.T) (data []byte, ends []int) {
 	return data, lineEnds(data)
 }
 
-// TestWholeLineDamageIsCorruption: a power cut leaves a line cut short or
-// pages of zeros, never a complete JSON line that fails its checks, nor an
-// intact record out of place. Those were changed after they were written
-// (and may have been acknowledged), so Open refuses even when nothing intact
-// follows, and leaves the file alone.
-func TestWholeLineDamageIsCorruption(t *testing.T) {
+// TestWholeLineDamage: a power cut leaves a line cut short or pages of
+// zeros, not complete JSON lines that fail their checks, nor intact records
+// out of place. Several of those (a file converted to CRLF, reformatted)
+// were changed after they were written and may have been acknowledged:
+// Open refuses, even with nothing intact after them, and leaves the file
+// alone. One such line alone at the very end is cut like a torn tail (the
+// hub never refuses to start over its last line) and kept aside.
+func TestWholeLineDamage(t *testing.T) {
 	data, ends := damageLog(t)
 	last := ends[len(ends)-2] // start of the last record
+	prev := ends[len(ends)-3] // and of the one before
+	reformat := func(b []byte, at int) []byte { // `{"seq"` -> `{ "seq"` at a line start
+		return append(append(bytes.Clone(b[:at]), "{ "...), b[at+1:]...)
+	}
 	tests := []struct {
-		name   string
-		damage func([]byte) []byte
-		offset int // of the reported record
+		name    string
+		damage  func([]byte) []byte
+		corrupt bool
+		offset  int // of the reported record, or where the log is cut
 	}{
 		{"CRLF line ends (a text-mode copy)", func(b []byte) []byte {
 			return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
-		}, 0},
-		{"last record reformatted (jq)", func(b []byte) []byte {
-			return append(append(bytes.Clone(b[:last]), "{ "...), b[last+1:]...)
-		}, last},
-		{"letter changed in the last record", func(b []byte) []byte {
+		}, true, 0},
+		{"every line reformatted", func(b []byte) []byte {
+			return bytes.ReplaceAll(b, []byte(`{"seq"`), []byte(`{ "seq"`))
+		}, true, 0},
+		{"the last two records reformatted", func(b []byte) []byte {
+			return reformat(reformat(b, last), prev)
+		}, true, prev},
+		{"a changed whole line, then garbage", func(b []byte) []byte {
+			return append(reformat(b, last), "\x00\x00garbage"...)
+		}, true, last},
+		{"only the last record reformatted", func(b []byte) []byte { return reformat(b, last) }, false, last},
+		{"a letter changed in the last record", func(b []byte) []byte {
 			c := bytes.Clone(b)
 			c[len(c)-100] = 'y' // inside the big message
 			return c
-		}, last},
-		{"intact record after a seq gap at the end", func(b []byte) []byte {
+		}, false, last},
+		{"an intact record after a seq gap, at the end", func(b []byte) []byte {
 			return append(bytes.Clone(b), frame(t, Record{Seq: 9, Op: OpGroupPut, ID: "g"})...)
-		}, len(data)},
-		{"every line reformatted", func(b []byte) []byte {
-			return bytes.ReplaceAll(b, []byte(`{"seq"`), []byte(`{ "seq"`))
-		}, 0},
+		}, false, len(data)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +77,20 @@ func TestWholeLineDamageIsCorruption(t *testing.T) {
 			damaged := tt.damage(data)
 			writeFile(t, logPath(dir), damaged)
 			s, err := Open(testOptions(dir, nil))
+			if !tt.corrupt {
+				if err != nil {
+					t.Fatalf("Open = %v, want the last line cut", err)
+				}
+				s.Close()
+				if got := readFile(t, logPath(dir)); !bytes.Equal(got, damaged[:tt.offset]) {
+					t.Fatalf("log is %d bytes after Open, want the %d before the last line", len(got), tt.offset)
+				}
+				saved, _ := filepath.Glob(logPath(dir) + ".torn-*")
+				if len(saved) != 1 || !bytes.Equal(readFile(t, saved[0]), damaged[tt.offset:]) {
+					t.Fatalf("the cut line was not kept aside: %v", saved)
+				}
+				return
+			}
 			if err == nil {
 				st := s.Stats()
 				s.Close()

@@ -90,15 +90,18 @@ func scanLogWith(r io.Reader, path string, in interner, fn func(rec *Record, off
 		}
 		if bad != nil {
 			// A power cut leaves a line cut short, or pages of zeros or
-			// stale bytes; never a complete JSON line that fails its
-			// checks, nor an intact record out of place. Those were
-			// changed after they were written, and may have been
-			// acknowledged: refuse rather than cut them as a torn tail.
+			// stale bytes; not complete JSON lines that fail their
+			// checks, nor intact records out of place. Several of those
+			// (a file converted to CRLF, reformatted) were changed after
+			// they were written, and may have been acknowledged: refuse
+			// rather than cut them as a torn tail. One such line alone at
+			// the very end is cut like a torn tail (and kept aside):
+			// never refusing to start over the last line is the promise.
 			whole := misplaced || err == nil && looksWhole(line)
 			rest := scanRest(br)
 			cur := max(last, snapUpto)
 			switch {
-			case whole || rest.whole:
+			case whole && rest.lines > 0 || rest.whole:
 				return res, &CorruptError{Path: path, Offset: off, AfterSeq: cur, Reason: bad, Whole: true}
 			case !rest.intact:
 			case !misplaced && !rest.header && rest.minSeq > cur && (cur < hdrEnd && rest.maxSeq <= hdrEnd ||
@@ -204,6 +207,7 @@ type restInfo struct {
 	intact         bool   // at least one intact record
 	whole          bool   // a complete JSON line that is not an intact record
 	trailing       bool   // damage after the last intact record (or with none)
+	lines          int    // lines that are not empty
 	header         bool   // an intact record starts a batch
 	minSeq, maxSeq uint64 // the lowest and highest seq among the intact records
 }
@@ -221,7 +225,9 @@ func scanRest(r io.Reader) restInfo {
 				_, err = br.ReadSlice('\n')
 			}
 			ri.trailing = true
+			ri.lines++
 		} else if len(line) > 0 {
+			ri.lines++
 			if decodeLine(line, &rec) == nil {
 				if !ri.intact || rec.Seq < ri.minSeq {
 					ri.minSeq = rec.Seq
