@@ -38,9 +38,10 @@ func damageLog(t *testing.T) (data []byte, ends []int) {
 // hub never refuses to start over its last line) and kept aside.
 func TestWholeLineDamage(t *testing.T) {
 	data, ends := damageLog(t)
-	last := ends[len(ends)-2]                   // start of the last record
-	prev := ends[len(ends)-3]                   // and of the one before
-	reformat := func(b []byte, at int) []byte { // `{"seq"` -> `{ "seq"` at a line start
+	last := ends[len(ends)-2] // start of the last record
+	prev := ends[len(ends)-3] // and of the one before
+	// reformat turns `{"seq"` into `{ "seq"` at the line starting at at.
+	reformat := func(b []byte, at int) []byte {
 		return append(append(bytes.Clone(b[:at]), "{ "...), b[at+1:]...)
 	}
 	tests := []struct {
