@@ -101,7 +101,7 @@ func scanLogWith(r io.Reader, path string, in interner, fn func(rec *Record, off
 			rest := scanRest(br)
 			cur := max(last, snapUpto)
 			switch {
-			case whole && rest.lines > 0 || rest.whole:
+			case whole && (rest.intact || rest.trailing) || rest.whole: // a changed line with anything after it
 				return res, &CorruptError{Path: path, Offset: off, AfterSeq: cur, Reason: bad, Whole: true}
 			case !rest.intact:
 			case !misplaced && !rest.header && rest.minSeq > cur && (cur < hdrEnd && rest.maxSeq <= hdrEnd ||
@@ -207,7 +207,6 @@ type restInfo struct {
 	intact         bool   // at least one intact record
 	whole          bool   // a complete JSON line that is not an intact record
 	trailing       bool   // damage after the last intact record (or with none)
-	lines          int    // lines that are not empty
 	header         bool   // an intact record starts a batch
 	minSeq, maxSeq uint64 // the lowest and highest seq among the intact records
 }
@@ -225,9 +224,7 @@ func scanRest(r io.Reader) restInfo {
 				_, err = br.ReadSlice('\n')
 			}
 			ri.trailing = true
-			ri.lines++
 		} else if len(line) > 0 {
-			ri.lines++
 			if decodeLine(line, &rec) == nil {
 				if !ri.intact || rec.Seq < ri.minSeq {
 					ri.minSeq = rec.Seq
