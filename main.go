@@ -1,6 +1,10 @@
 // Command rtchub is a real-time communication hub for one box: local
 // applications send messages over a JSON API; browsers and devices receive
 // them live over Server-Sent Events and acknowledge them.
+//
+// This package only parses the command line and the environment and hands
+// the result to the packages that do the work: internal/server for `serve`,
+// internal/admin for the operator's commands, internal/bench for `bench`.
 package main
 
 import (
@@ -9,9 +13,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
+
+	"rtchub/internal/server"
+	"rtchub/store"
 )
 
 // version is set at build time: -ldflags "-X main.version=...".
@@ -37,6 +47,7 @@ func exitCode(err error) int {
 	return 1
 }
 
+// usageError is a mistake on the command line: exit 2.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
@@ -66,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "serve":
-		return serve(ctx, rest, getenv, stdout, stderr)
+		return serve(ctx, rest, getenv, stderr)
 	case "client":
 		return clientCmd(ctx, rest, getenv, stdout, stderr)
 	case "verify":
@@ -86,4 +97,66 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprint(stderr, usage)
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+// serve parses the flags and environment of `rtchub serve` into a
+// server.Config and runs the hub until ctx ends.
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("rtchub serve", flag.ContinueOnError)
+	cfg, opts := serveFlags(fs)
+	pos, err := parseFlags(fs, args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", pos)}
+	}
+	log, err := newLogger(opts.logFormat, opts.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.Store.Fsync, err = store.ParseFsyncMode(opts.fsync); err != nil {
+		return usageError{err.Error()}
+	}
+	cfg.SSE.CORSOrigins = splitList(opts.corsOrigins)
+	// Before the store: a refusal must leave the data directory as it was
+	// (no signing key, no log), not half made.
+	if cfg.Client, err = clientFromEnv(getenv); err != nil {
+		return err
+	}
+	cfg.Version = version
+	srv, err := server.New(ctx, *cfg, log)
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Sprintf("--log-level %q: want debug, info, warn or error", level)}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Sprintf("--log-format %q: want text or json", format)}
+}
+
+func versionString() string {
+	v := version
+	if v == "dev" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+					v = "dev-" + s.Value[:12]
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("rtchub %s %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

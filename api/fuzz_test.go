@@ -11,30 +11,9 @@ import (
 	"time"
 
 	"rtchub/api"
+	"rtchub/internal/server"
+	"rtchub/internal/testkit"
 )
-
-// strictDecode is the reference for DecodeJSON: exactly one JSON value that
-// fills v without unknown fields, then only JSON whitespace.
-func strictDecode(b []byte, v any) bool {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return false
-	}
-	rest := b[dec.InputOffset():]
-	return len(bytes.TrimLeft(rest, " \t\r\n")) == 0
-}
-
-func checkErrorBody(t *testing.T, rec *httptest.ResponseRecorder) {
-	t.Helper()
-	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-		t.Fatalf("status %d with Content-Type %q", rec.Code, ct)
-	}
-	var m map[string]string
-	if err := json.Unmarshal(rec.Body.Bytes(), &m); err != nil || m["error"] == "" || len(m) != 1 {
-		t.Fatalf("status %d with body %q: not {\"error\":...}", rec.Code, rec.Body.Bytes())
-	}
-}
 
 const fuzzMaxBody = 2048
 
@@ -60,7 +39,7 @@ var notifySeeds = []string{
 // never answers 5xx or panics, answers 202 only for bodies that decode
 // strictly and pass Validate, and answers JSON errors otherwise.
 func FuzzNotifyBody(f *testing.F) {
-	e := newEnv(f, func(c *api.Config) { c.MaxBody = fuzzMaxBody; c.MaxMessage = 256 })
+	e := newEnv(f, func(c *server.Config) { c.MaxBody = fuzzMaxBody; c.API.MaxMessage = 256 })
 	ctx := context.Background()
 	for _, u := range []string{"u1", "u2", "u3"} {
 		if _, _, err := e.st.PutUser(ctx, u, nil); err != nil {
@@ -69,7 +48,7 @@ func FuzzNotifyBody(f *testing.F) {
 	}
 	e.st.PutGroup(ctx, "g1", []string{"u2", "u3"})
 	e.st.PutGroup(ctx, "empty", nil)
-	handler := api.New(e.cfg)
+	handler := e.h.Server.APIHandler()
 	for _, s := range notifySeeds {
 		f.Add([]byte(s))
 	}
@@ -85,7 +64,7 @@ func FuzzNotifyBody(f *testing.F) {
 			t.Fatalf("status %d for body %q: %s", rec.Code, body, rec.Body.Bytes())
 		}
 		var nr api.NotifyRequest
-		decoded := strictDecode(body, &nr)
+		decoded := testkit.StrictJSON(body, &nr)
 		var n struct{ Users, Groups []string }
 		var verr string = "not decoded"
 		if decoded {
@@ -114,7 +93,7 @@ func FuzzNotifyBody(f *testing.F) {
 		default:
 			t.Fatalf("unexpected status %d for %q: %s", rec.Code, body, rec.Body.Bytes())
 		}
-		checkErrorBody(t, rec)
+		testkit.WantErrorRecorder(t, rec)
 
 		// The converse: a small body that decodes, validates and names only
 		// known users, with at least one of them, must be accepted.
@@ -132,65 +111,5 @@ func FuzzNotifyBody(f *testing.F) {
 				t.Fatalf("status %d for a valid notify %q: %s", rec.Code, body, rec.Body.Bytes())
 			}
 		}
-	})
-}
-
-type decodeTarget struct {
-	Name  string            `json:"name"`
-	N     int64             `json:"n"`
-	F     float64           `json:"f"`
-	B     bool              `json:"b"`
-	List  []string          `json:"list"`
-	Map   map[string]int    `json:"map"`
-	Raw   json.RawMessage   `json:"raw"`
-	Ptr   *int              `json:"ptr"`
-	Inner struct{ X uint8 } `json:"inner"`
-}
-
-// FuzzDecodeJSON checks DecodeJSON against strictDecode: it accepts exactly
-// the bodies a strict decoder accepts, answers 413 only past the limit and
-// a JSON 400 otherwise, and never panics.
-func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range []string{
-		`{"name":"x","n":1,"f":1.5,"b":true,"list":["a"],"map":{"k":1},"raw":{"any":[null]},"ptr":null,"inner":{"X":255}}`,
-		`{"inner":{"X":256}}`, `{"inner":{"Y":1}}`, `{"n":1e3}`, `{"n":"1"}`, `{}`, ` {} `, `{}{}`, `{} x`,
-		`[]`, `null`, `"s"`, ``, `{`, `{"name":"\ud800"}`, "{\"name\":\"\xff\"}", `{"NAME":"case"}`,
-		`{"list":[1]}`, `{"map":{"k":"v"}}`, strings.Repeat(`[`, 200),
-	} {
-		f.Add([]byte(s))
-	}
-	const max = 1024
-	f.Fuzz(func(t *testing.T, body []byte) {
-		var got decodeTarget
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("POST", "/", bytes.NewReader(body))
-		ok := api.DecodeJSON(rec, req, max, &got)
-
-		var want decodeTarget
-		wantOK := len(body) <= max && strictDecode(body, &want)
-		if ok != wantOK {
-			t.Fatalf("DecodeJSON = %v, strict decoder = %v for %q (status %d %s)", ok, wantOK, body, rec.Code, rec.Body.Bytes())
-		}
-		if ok {
-			if rec.Code != 200 || rec.Body.Len() != 0 {
-				t.Fatalf("DecodeJSON succeeded but wrote a response: %d %q", rec.Code, rec.Body.Bytes())
-			}
-			a, _ := json.Marshal(got)
-			b, _ := json.Marshal(want)
-			if !bytes.Equal(a, b) {
-				t.Fatalf("decoded %s, strict decoder %s", a, b)
-			}
-			return
-		}
-		switch rec.Code {
-		case http.StatusBadRequest:
-		case http.StatusRequestEntityTooLarge:
-			if len(body) <= max {
-				t.Fatalf("413 for %d bytes", len(body))
-			}
-		default:
-			t.Fatalf("status %d for %q", rec.Code, body)
-		}
-		checkErrorBody(t, rec)
 	})
 }

@@ -99,7 +99,7 @@ func TestNewClientID(t *testing.T) {
 		if !shape.MatchString(id) {
 			t.Fatalf("NewClientID() = %q, want app_ + 16 lowercase hex", id)
 		}
-		if !validSubject([]byte(id)) {
+		if !ValidID(id) {
 			t.Fatalf("client id %q is not a valid token subject", id)
 		}
 		if seen[id] {

@@ -38,7 +38,7 @@ func (k Kind) String() string {
 // Claims are what a token asserts.
 type Claims struct {
 	Kind    Kind
-	Subject string // client id or user id: 1-128 chars of [A-Za-z0-9._@-]
+	Subject string // client id or user id, by ValidID
 	// Gen is the subject's revocation generation when the token was issued.
 	// Tokens cannot be recalled individually; instead the caller bumps the
 	// subject's generation and rejects tokens whose Gen is older.
@@ -56,6 +56,10 @@ var (
 	ErrExpired   = errors.New("auth: token expired")
 	ErrWrongKind = errors.New("auth: wrong token kind")
 )
+
+// KeySize is the signing key length: the HMAC-SHA256 output size, below which
+// the key, not the hash, would be the weakest link.
+const KeySize = 32
 
 const (
 	prefix = "rt1."
@@ -241,10 +245,10 @@ func decodePayload(raw []byte) (Claims, bool) {
 	if iat > math.MaxInt64 || exp > math.MaxInt64 || exp <= iat {
 		return Claims{}, false
 	}
-	if !validSubject(raw) {
+	c.Subject = string(raw)
+	if !ValidID(c.Subject) {
 		return Claims{}, false
 	}
-	c.Subject = string(raw)
 	c.IssuedAt = time.Unix(int64(iat), 0).UTC()
 	c.ExpiresAt = time.Unix(int64(exp), 0).UTC()
 	return c, true
@@ -258,23 +262,6 @@ func uvarint(b []byte) (uint64, int) {
 		return 0, 0
 	}
 	return v, n
-}
-
-func validSubject(s []byte) bool {
-	if len(s) == 0 || len(s) > maxSubject {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isIDByte(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func isIDByte(b byte) bool {
-	return 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' ||
-		b == '.' || b == '_' || b == '@' || b == '-'
 }
 
 func isTokenByte(b byte) bool {

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"rtchub/api"
+	"rtchub/internal/httpx"
+	"rtchub/internal/testkit"
 	"rtchub/sse"
 	"rtchub/store"
 )
@@ -75,7 +77,7 @@ type frameData struct {
 // JSON object of the message.
 func checkFrame(t *testing.T, frame []byte, m *store.Message) {
 	t.Helper()
-	p := parseSSE(frame)
+	p := testkit.Parse(frame)
 	if len(p.Events) != 1 || p.Pending || len(p.Comments) != 0 {
 		t.Fatalf("frame parses to %d events (pending %v, comments %q), want exactly 1: %q", len(p.Events), p.Pending, p.Comments, frame)
 	}
@@ -83,8 +85,8 @@ func checkFrame(t *testing.T, frame []byte, m *store.Message) {
 	if ev.ID != strconv.FormatUint(m.Seq, 10) {
 		t.Fatalf("event id %q, want %d", ev.ID, m.Seq)
 	}
-	if ev.Type != m.Event {
-		t.Fatalf("event type %q, want %q", ev.Type, m.Event)
+	if ev.Event != m.Event {
+		t.Fatalf("event type %q, want %q", ev.Event, m.Event)
 	}
 	if strings.ContainsAny(ev.Data, "\r\n") {
 		t.Fatalf("data spans lines: %q", ev.Data)
@@ -111,7 +113,7 @@ func checkFrame(t *testing.T, frame []byte, m *store.Message) {
 	if err != nil || !ct.Equal(time.UnixMilli(m.Created)) {
 		t.Fatalf("created_at %q (%v), want %v", d.CreatedAt, err, time.UnixMilli(m.Created).UTC())
 	}
-	if _, err := time.Parse(api.TimeFormat, d.CreatedAt); err != nil {
+	if _, err := time.Parse(httpx.TimeFormat, d.CreatedAt); err != nil {
 		t.Fatalf("created_at %q not in the API's format: %v", d.CreatedAt, err)
 	}
 }
@@ -241,13 +243,13 @@ func TestFrameProperty(t *testing.T) {
 		}
 	}
 	// Frames back to back, with pings between, are the same events in order.
-	p := parseSSE(stream)
+	p := testkit.Parse(stream)
 	if p.Retry != 2000 || len(p.Events) != len(msgs) || p.Pending {
 		t.Fatalf("stream: retry %d, %d events (pending %v), want %d", p.Retry, len(p.Events), p.Pending, len(msgs))
 	}
 	for i, ev := range p.Events {
-		if ev.ID != strconv.FormatUint(msgs[i].Seq, 10) || ev.Type != msgs[i].Event {
-			t.Fatalf("event %d = %q/%q, want %d/%q", i, ev.ID, ev.Type, msgs[i].Seq, msgs[i].Event)
+		if ev.ID != strconv.FormatUint(msgs[i].Seq, 10) || ev.Event != msgs[i].Event {
+			t.Fatalf("event %d = %q/%q, want %d/%q", i, ev.ID, ev.Event, msgs[i].Seq, msgs[i].Event)
 		}
 	}
 }

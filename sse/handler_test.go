@@ -3,13 +3,10 @@ package sse_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,49 +16,31 @@ import (
 
 	"rtchub/auth"
 	"rtchub/hub"
-	"rtchub/sse"
+	"rtchub/internal/server"
+	"rtchub/internal/testkit"
 	"rtchub/store"
 )
 
-// ---- a real SSE listener on loopback over a real store ----
-
+// env is a real hub on loopback, started as `rtchub serve` starts one;
+// the tests talk to its SSE listener and drive its store directly.
 type env struct {
 	t      *testing.T
+	url    string // the SSE listener
 	st     *store.Store
 	hub    *hub.Hub
 	signer *auth.Signer
-	srv    *httptest.Server
 }
 
-func newSigner(t *testing.T) *auth.Signer {
-	key := make([]byte, auth.KeySize)
-	rand.Read(key)
-	s, err := auth.NewSigner(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func newEnv(t *testing.T, hopts hub.Options, mod func(*sse.Config)) *env {
+// newEnv starts a hub with testkit's Config, changed by mod.
+func newEnv(t *testing.T, mod func(*server.Config)) *env {
 	t.Helper()
-	st, err := store.Open(store.Options{Dir: t.TempDir(), Fsync: store.FsyncNever})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	h := hub.New(hopts)
-	t.Cleanup(func() { h.Close(0) })
-	e := &env{t: t, st: st, hub: h, signer: newSigner(t)}
-	cfg := sse.Config{Store: st, Hub: h, Signer: e.signer}
-	if mod != nil {
-		mod(&cfg)
-	}
-	srv := sse.New(cfg)
-	st.SetObserver(srv)
-	e.srv = httptest.NewServer(srv.Handler())
-	t.Cleanup(e.srv.Close)
-	return e
+	h := testkit.StartHub(t, t.TempDir(), func(c *server.Config) {
+		c.Store.Fsync = store.FsyncNever
+		if mod != nil {
+			mod(c)
+		}
+	})
+	return &env{t: t, url: h.SSE, st: h.Server.Store(), hub: h.Server.Hub(), signer: h.Server.Signer()}
 }
 
 func (e *env) user(id string) {
@@ -73,8 +52,7 @@ func (e *env) user(id string) {
 
 func (e *env) token(user string) string {
 	gen, _ := e.st.UserGen(user)
-	now := time.Now()
-	return e.signer.Sign(auth.Claims{Kind: auth.KindUser, Subject: user, Gen: gen, IssuedAt: now.Add(-time.Minute), ExpiresAt: now.Add(time.Hour)})
+	return testkit.UserToken(e.signer, user, gen, time.Hour)
 }
 
 func (e *env) notify(event string, body string, users ...string) store.Receipt {
@@ -86,156 +64,43 @@ func (e *env) notify(event string, body string, users ...string) store.Receipt {
 	return rc
 }
 
-type resp struct {
-	code   int
-	header http.Header
-	body   []byte
+// headers turns name, value pairs into a header map.
+func headers(hdr []string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		m[hdr[i]] = hdr[i+1]
+	}
+	return m
 }
 
-func (e *env) do(method, path, body string, hdr ...string) resp {
+// do sends one request to the SSE listener, with header name, value pairs.
+func (e *env) do(method, path, body string, hdr ...string) testkit.Resp {
 	e.t.Helper()
-	var rd io.Reader
+	var b any
 	if body != "" {
-		rd = strings.NewReader(body)
+		b = body
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	c := &http.Client{Timeout: 10 * time.Second}
-	res, err := c.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return resp{res.StatusCode, res.Header, b}
+	return testkit.Request(e.t, method, e.url+path, b, headers(hdr))
 }
 
-func (r resp) errorMsg(t *testing.T) string {
+// errorMsg checks r is a JSON error body and returns its message.
+func errorMsg(t *testing.T, r testkit.Resp) string {
 	t.Helper()
-	if ct := r.header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("error Content-Type %q (body %q)", ct, r.body)
-	}
-	var m map[string]string
-	if err := json.Unmarshal(r.body, &m); err != nil || m["error"] == "" || len(m) != 1 {
-		t.Fatalf("error body is not {\"error\":...}: %q", r.body)
-	}
-	return m["error"]
+	return testkit.WantError(t, "error answer", r, r.Status, "")
 }
 
-// stream is an open GET /sse as a client sees it.
-type stream struct {
-	t       *testing.T
-	res     *http.Response
-	cancel  context.CancelFunc
-	mu      sync.Mutex
-	buf     []byte
-	done    bool
-	err     error
-	changed chan struct{}
-}
-
-// open starts GET path and, on 200, reads the body in the background.
-func (e *env) open(path string, hdr ...string) *stream {
+// open starts GET path with header name, value pairs, reading it in the
+// background.
+func (e *env) open(path string, hdr ...string) *testkit.Stream {
 	e.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+path, nil)
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
+	var opts []testkit.StreamOpt
+	for k, v := range headers(hdr) {
+		opts = append(opts, testkit.WithHeader(k, v))
 	}
-	res, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil {
-		cancel()
-		e.t.Fatalf("GET %s: %v", path, err)
-	}
-	s := &stream{t: e.t, res: res, cancel: cancel, changed: make(chan struct{})}
-	e.t.Cleanup(s.close)
-	go func() {
-		b := make([]byte, 32<<10)
-		for {
-			n, err := res.Body.Read(b)
-			s.mu.Lock()
-			s.buf = append(s.buf, b[:n]...)
-			if err != nil {
-				s.done, s.err = true, err
-			}
-			close(s.changed)
-			s.changed = make(chan struct{})
-			s.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return s
+	return testkit.Open(e.t, e.url+path, opts...)
 }
 
-func (s *stream) close() {
-	s.cancel()
-	s.res.Body.Close()
-}
-
-func (s *stream) waitFor(what string, cond func(p parsed, done bool) bool) parsed {
-	s.t.Helper()
-	timer := time.NewTimer(10 * time.Second)
-	defer timer.Stop()
-	for {
-		s.mu.Lock()
-		p, done, ch := parseSSE(s.buf), s.done, s.changed
-		raw := string(s.buf)
-		s.mu.Unlock()
-		if cond(p, done) {
-			return p
-		}
-		if done {
-			s.t.Fatalf("stream ended (%v) before %s; got %q", s.err, what, raw)
-		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			s.t.Fatalf("timed out waiting for %s; got %q", what, raw)
-		}
-	}
-}
-
-func (s *stream) waitEvents(n int) []event {
-	s.t.Helper()
-	return s.waitFor(fmt.Sprintf("%d events", n), func(p parsed, _ bool) bool { return len(p.Events) >= n }).Events
-}
-
-func (s *stream) waitEnd() parsed {
-	s.t.Helper()
-	p := s.waitFor("end of stream", func(_ parsed, done bool) bool { return done })
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != io.EOF {
-		s.t.Fatalf("stream ended with %v, want a clean end", s.err)
-	}
-	return p
-}
-
-func (s *stream) raw() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return string(s.buf)
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func dataOf(t *testing.T, ev event) frameData {
+func dataOf(t *testing.T, ev testkit.Item) frameData {
 	t.Helper()
 	var d frameData
 	if err := json.Unmarshal([]byte(ev.Data), &d); err != nil {
@@ -247,7 +112,7 @@ func dataOf(t *testing.T, ev event) frameData {
 // ---- tests ----
 
 func TestStreamReplayThenLive(t *testing.T) {
-	e := newEnv(t, hub.Options{}, nil)
+	e := newEnv(t, nil)
 	e.user("u1")
 	e.user("u2")
 	r1 := e.notify("first", `{"n":1}`, "u1")
@@ -255,20 +120,20 @@ func TestStreamReplayThenLive(t *testing.T) {
 	e.notify("other", `3`, "u2")
 
 	s := e.open("/sse?token=" + e.token("u1"))
-	if s.res.StatusCode != 200 {
-		t.Fatalf("GET /sse: %d", s.res.StatusCode)
+	if s.Status != 200 {
+		t.Fatalf("GET /sse: %d", s.Status)
 	}
 	for k, want := range map[string]string{"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"} {
-		if got := s.res.Header.Get(k); got != want {
+		if got := s.Header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
-	if d := s.res.Header.Get("Date"); d == "" {
+	if d := s.Header.Get("Date"); d == "" {
 		t.Errorf("no Date header")
 	}
-	evs := s.waitEvents(2)
-	if !strings.HasPrefix(s.raw(), "retry: 2000\n\n") {
-		t.Errorf("stream does not open with retry: %q", s.raw())
+	evs := s.WaitEvents(t, 2)
+	if !strings.HasPrefix(string(s.Raw()), "retry: 2000\n\n") {
+		t.Errorf("stream does not open with retry: %q", string(s.Raw()))
 	}
 	want := []struct {
 		rc    store.Receipt
@@ -277,14 +142,14 @@ func TestStreamReplayThenLive(t *testing.T) {
 	}{{r1, "first", `{"n":1}`}, {r2, "message", `"two"`}}
 	for i, w := range want {
 		d := dataOf(t, evs[i])
-		if evs[i].ID != strconv.FormatUint(w.rc.Seq, 10) || evs[i].Type != w.event || d.ID != w.rc.ID || d.Seq != w.rc.Seq || string(d.Message) != w.msg {
+		if evs[i].ID != strconv.FormatUint(w.rc.Seq, 10) || evs[i].Event != w.event || d.ID != w.rc.ID || d.Seq != w.rc.Seq || string(d.Message) != w.msg {
 			t.Errorf("replayed event %d = %+v, want seq %d event %q message %s", i, evs[i], w.rc.Seq, w.event, w.msg)
 		}
 	}
 
 	// Replayed copies are marked delivered.
 	for _, rc := range []store.Receipt{r1, r2} {
-		eventually(t, "delivered flag of replayed copy", func() bool {
+		testkit.Eventually(t, "delivered flag of replayed copy", func() bool {
 			m, _ := e.st.Message(rc.ID)
 			for _, c := range m.Recipients {
 				if c.User == "u1" {
@@ -297,35 +162,35 @@ func TestStreamReplayThenLive(t *testing.T) {
 
 	// A second device gets the replay too, and then both get live messages.
 	s2 := e.open("/sse", "Authorization", "Bearer "+e.token("u1"))
-	s2.waitEvents(2)
-	eventually(t, "two streams online", func() bool { return e.hub.Online("u1") == 2 })
+	s2.WaitEvents(t, 2)
+	testkit.Eventually(t, "two streams online", func() bool { return e.hub.Online("u1") == 2 })
 	r4 := e.notify("live", `{"live":true}`, "u1")
-	for _, st := range []*stream{s, s2} {
-		evs := st.waitEvents(3)
-		if len(evs) != 3 || evs[2].ID != strconv.FormatUint(r4.Seq, 10) || evs[2].Type != "live" {
+	for _, st := range []*testkit.Stream{s, s2} {
+		evs := st.WaitEvents(t, 3)
+		if len(evs) != 3 || evs[2].ID != strconv.FormatUint(r4.Seq, 10) || evs[2].Event != "live" {
 			t.Fatalf("live event: %+v", evs)
 		}
 	}
 	// Nothing for u2 reached u1.
 	time.Sleep(50 * time.Millisecond)
-	if n := len(parseSSE([]byte(s.raw())).Events); n != 3 {
+	if n := len(testkit.Parse([]byte(string(s.Raw()))).Events); n != 3 {
 		t.Errorf("u1's stream has %d events, want 3", n)
 	}
-	eventually(t, "delivered flag of live copy", func() bool {
+	testkit.Eventually(t, "delivered flag of live copy", func() bool {
 		m, _ := e.st.Message(r4.ID)
 		return len(m.Recipients) == 1 && m.Recipients[0].Delivered
 	})
 }
 
 func TestStreamResume(t *testing.T) {
-	e := newEnv(t, hub.Options{}, nil)
+	e := newEnv(t, nil)
 	e.user("u1")
 	var seqs []uint64
 	for i := range 4 {
 		seqs = append(seqs, e.notify("message", strconv.Itoa(i), "u1").Seq)
 	}
 	tok := e.token("u1")
-	ids := func(evs []event) string {
+	ids := func(evs []testkit.Item) string {
 		var out []string
 		for _, ev := range evs {
 			out = append(out, ev.ID)
@@ -364,25 +229,25 @@ func TestStreamResume(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := e.open(tc.path, tc.hdr...)
 			want := strings.Count(tc.want, ",") + 1
-			evs := s.waitEvents(want)
+			evs := s.WaitEvents(t, want)
 			if got := ids(evs); got != tc.want {
 				t.Errorf("events %s, want %s", got, tc.want)
 			}
-			s.close()
+			s.Close()
 		})
 	}
 	// Past the last seq: nothing is replayed but live messages still come.
 	s := e.open("/sse?token="+tok, "Last-Event-ID", strconv.FormatUint(seqs[3], 10))
-	s.waitFor("retry", func(p parsed, _ bool) bool { return p.Retry == 2000 })
-	eventually(t, "stream registered", func() bool { return e.hub.Online("u1") >= 1 })
+	s.WaitFor(t, "retry", func(p testkit.Parsed, _ bool) bool { return p.Retry == 2000 })
+	testkit.Eventually(t, "stream registered", func() bool { return e.hub.Online("u1") >= 1 })
 	live := e.notify("message", `"live"`, "u1")
-	if evs := s.waitEvents(1); len(evs) != 1 || evs[0].ID != strconv.FormatUint(live.Seq, 10) {
+	if evs := s.WaitEvents(t, 1); len(evs) != 1 || evs[0].ID != strconv.FormatUint(live.Seq, 10) {
 		t.Errorf("after resuming at the end: %+v", evs)
 	}
 }
 
 func TestTokenErrors(t *testing.T) {
-	e := newEnv(t, hub.Options{}, nil)
+	e := newEnv(t, nil)
 	e.user("u1")
 	e.user("gone")
 	e.user("revoked")
@@ -399,7 +264,7 @@ func TestTokenErrors(t *testing.T) {
 	e.user("gone") // created again: old tokens stay dead
 	clientTok := e.signer.Sign(auth.Claims{Kind: auth.KindClient, Subject: "u1", Gen: gen, IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
 	expired := e.signer.Sign(auth.Claims{Kind: auth.KindUser, Subject: "u1", Gen: gen, IssuedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Second)})
-	otherKey := newSigner(t).Sign(auth.Claims{Kind: auth.KindUser, Subject: "u1", Gen: gen, IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
+	otherKey := testkit.NewSigner(t).Sign(auth.Claims{Kind: auth.KindUser, Subject: "u1", Gen: gen, IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
 	tests := []struct {
 		name  string
 		token string
@@ -428,15 +293,15 @@ func TestTokenErrors(t *testing.T) {
 					}
 				}
 				r := e.do("GET", path, "", hdr...)
-				if r.code != tc.code {
-					t.Fatalf("GET /sse: %d, want %d; %q", r.code, tc.code, r.body)
+				if r.Status != tc.code {
+					t.Fatalf("GET /sse: %d, want %d; %q", r.Status, tc.code, r.Body)
 				}
-				r.errorMsg(t)
+				errorMsg(t, r)
 				r = e.do("POST", ackPath, `{"message_id":"x"}`, hdr...)
-				if r.code != tc.code {
-					t.Fatalf("POST /ack: %d, want %d; %q", r.code, tc.code, r.body)
+				if r.Status != tc.code {
+					t.Fatalf("POST /ack: %d, want %d; %q", r.Status, tc.code, r.Body)
 				}
-				r.errorMsg(t)
+				errorMsg(t, r)
 			})
 		}
 	}
@@ -446,22 +311,22 @@ func TestTokenErrors(t *testing.T) {
 	// A fresh token of the revoked or re-created user works.
 	for _, u := range []string{"revoked", "gone"} {
 		s := e.open("/sse?token=" + e.token(u))
-		if s.res.StatusCode != 200 {
-			t.Errorf("new token of %s: %d", u, s.res.StatusCode)
+		if s.Status != 200 {
+			t.Errorf("new token of %s: %d", u, s.Status)
 		}
 	}
 }
 
 func TestCORS(t *testing.T) {
 	t.Run("star", func(t *testing.T) {
-		e := newEnv(t, hub.Options{}, nil)
+		e := newEnv(t, nil)
 		e.user("u1")
 		s := e.open("/sse?token="+e.token("u1"), "Origin", "https://app.example")
-		if got := s.res.Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		if got := s.Header.Get("Access-Control-Allow-Origin"); got != "*" {
 			t.Errorf("stream ACAO %q, want *", got)
 		}
 		r := e.do("GET", "/sse", "", "Origin", "https://app.example")
-		if got := r.header.Get("Access-Control-Allow-Origin"); got != "*" {
+		if got := r.Header.Get("Access-Control-Allow-Origin"); got != "*" {
 			t.Errorf("error response ACAO %q, want * (so the page can read the error)", got)
 		}
 		// The router's own errors too.
@@ -470,23 +335,23 @@ func TestCORS(t *testing.T) {
 			code         int
 		}{{"POST", "/sse", 405}, {"GET", "/ack", 405}, {"GET", "/sse/", 404}, {"DELETE", "/", 405}} {
 			r := e.do(c.method, c.path, "", "Origin", "https://app.example")
-			if r.code != c.code || r.header.Get("Access-Control-Allow-Origin") != "*" {
-				t.Errorf("%s %s: %d ACAO %q, want %d with ACAO * (so the page can read the error)", c.method, c.path, r.code, r.header.Get("Access-Control-Allow-Origin"), c.code)
+			if r.Status != c.code || r.Header.Get("Access-Control-Allow-Origin") != "*" {
+				t.Errorf("%s %s: %d ACAO %q, want %d with ACAO * (so the page can read the error)", c.method, c.path, r.Status, r.Header.Get("Access-Control-Allow-Origin"), c.code)
 			} else {
-				r.errorMsg(t)
+				errorMsg(t, r)
 			}
 		}
 		rc := e.notify("message", "1", "u1")
 		r = e.do("POST", "/ack?token="+e.token("u1"), `{"message_id":"`+rc.ID+`"}`, "Origin", "https://app.example")
-		if r.code != 204 || r.header.Get("Access-Control-Allow-Origin") != "*" {
-			t.Errorf("ack: %d ACAO %q", r.code, r.header.Get("Access-Control-Allow-Origin"))
+		if r.Status != 204 || r.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("ack: %d ACAO %q", r.Status, r.Header.Get("Access-Control-Allow-Origin"))
 		}
 		for _, p := range []string{"/sse", "/ack"} {
 			r := e.do("OPTIONS", p, "", "Origin", "https://app.example", "Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization,content-type")
-			if r.code != 204 {
-				t.Fatalf("OPTIONS %s: %d", p, r.code)
+			if r.Status != 204 {
+				t.Fatalf("OPTIONS %s: %d", p, r.Status)
 			}
-			h := r.header
+			h := r.Header
 			if h.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") ||
 				!strings.Contains(h.Get("Access-Control-Allow-Methods"), "GET") ||
 				!strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "authorization") ||
@@ -497,36 +362,36 @@ func TestCORS(t *testing.T) {
 		}
 	})
 	t.Run("list", func(t *testing.T) {
-		e := newEnv(t, hub.Options{}, func(c *sse.Config) {
-			c.CORSOrigins = []string{"https://a.example", "http://b.example:8080"}
+		e := newEnv(t, func(c *server.Config) {
+			c.SSE.CORSOrigins = []string{"https://a.example", "http://b.example:8080"}
 		})
 		e.user("u1")
 		for _, origin := range []string{"https://a.example", "http://b.example:8080"} {
 			s := e.open("/sse?token="+e.token("u1"), "Origin", origin)
-			if got := s.res.Header.Get("Access-Control-Allow-Origin"); got != origin {
+			if got := s.Header.Get("Access-Control-Allow-Origin"); got != origin {
 				t.Errorf("stream from %s: ACAO %q", origin, got)
 			}
-			if !strings.Contains(s.res.Header.Get("Vary"), "Origin") {
-				t.Errorf("stream from %s: Vary %q, want Origin", origin, s.res.Header.Get("Vary"))
+			if !strings.Contains(s.Header.Get("Vary"), "Origin") {
+				t.Errorf("stream from %s: Vary %q, want Origin", origin, s.Header.Get("Vary"))
 			}
-			s.close()
+			s.Close()
 			r := e.do("OPTIONS", "/ack", "", "Origin", origin, "Access-Control-Request-Method", "POST")
-			if r.code != 204 || r.header.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(r.header.Get("Vary"), "Origin") {
-				t.Errorf("preflight from %s: %d %v", origin, r.code, r.header)
+			if r.Status != 204 || r.Header.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(r.Header.Get("Vary"), "Origin") {
+				t.Errorf("preflight from %s: %d %v", origin, r.Status, r.Header)
 			}
 		}
 		for _, origin := range []string{"https://evil.example", "https://a.example.evil", "null", ""} {
 			s := e.open("/sse?token="+e.token("u1"), "Origin", origin)
-			if got, ok := s.res.Header["Access-Control-Allow-Origin"]; ok {
+			if got, ok := s.Header["Access-Control-Allow-Origin"]; ok {
 				t.Errorf("stream from %q: ACAO %q, want none", origin, got)
 			}
-			s.close()
+			s.Close()
 			r := e.do("OPTIONS", "/sse", "", "Origin", origin, "Access-Control-Request-Method", "GET")
-			if got, ok := r.header["Access-Control-Allow-Origin"]; ok {
+			if got, ok := r.Header["Access-Control-Allow-Origin"]; ok {
 				t.Errorf("preflight from %q: ACAO %q, want none", origin, got)
 			}
 			r = e.do("POST", "/ack?token="+e.token("u1"), `{"message_id":"x"}`, "Origin", origin)
-			if got, ok := r.header["Access-Control-Allow-Origin"]; ok {
+			if got, ok := r.Header["Access-Control-Allow-Origin"]; ok {
 				t.Errorf("ack from %q: ACAO %q, want none", origin, got)
 			}
 		}
@@ -534,7 +399,7 @@ func TestCORS(t *testing.T) {
 }
 
 func TestAck(t *testing.T) {
-	e := newEnv(t, hub.Options{}, nil)
+	e := newEnv(t, nil)
 	e.user("u1")
 	e.user("u2")
 	m1 := e.notify("message", "1", "u1")
@@ -542,23 +407,23 @@ func TestAck(t *testing.T) {
 	other := e.notify("message", "3", "u2")
 	tok := e.token("u1")
 
-	ack := func(id string, byHeader bool) resp {
+	ack := func(id string, byHeader bool) testkit.Resp {
 		if byHeader {
 			return e.do("POST", "/ack", `{"message_id":"`+id+`"}`, "Authorization", "Bearer "+tok, "Content-Type", "application/json")
 		}
 		return e.do("POST", "/ack?token="+tok, `{"message_id":"`+id+`"}`)
 	}
-	if r := ack(m1.ID, false); r.code != 204 || len(r.body) != 0 {
-		t.Fatalf("ack: %d %q", r.code, r.body)
+	if r := ack(m1.ID, false); r.Status != 204 || len(r.Body) != 0 {
+		t.Fatalf("ack: %d %q", r.Status, r.Body)
 	}
-	if r := ack(m1.ID, true); r.code != 204 {
-		t.Fatalf("ack twice: %d %q", r.code, r.body)
+	if r := ack(m1.ID, true); r.Status != 204 {
+		t.Fatalf("ack twice: %d %q", r.Status, r.Body)
 	}
-	if r := ack("000000000000000000000000", false); r.code != 404 || r.errorMsg(t) != "unknown message: 000000000000000000000000" {
-		t.Errorf("ack unknown: %d %q", r.code, r.body)
+	if r := ack("000000000000000000000000", false); r.Status != 404 || errorMsg(t, r) != "unknown message: 000000000000000000000000" {
+		t.Errorf("ack unknown: %d %q", r.Status, r.Body)
 	}
-	if r := ack(other.ID, true); r.code != 404 || r.errorMsg(t) != "user u1 has no copy of message "+other.ID {
-		t.Errorf("ack of another user's message: %d %q, want 404 saying u1 has no copy", r.code, r.body)
+	if r := ack(other.ID, true); r.Status != 404 || errorMsg(t, r) != "user u1 has no copy of message "+other.ID {
+		t.Errorf("ack of another user's message: %d %q, want 404 saying u1 has no copy", r.Status, r.Body)
 	}
 	m, _ := e.st.Message(other.ID)
 	if m.Recipients[0].Acked {
@@ -566,10 +431,10 @@ func TestAck(t *testing.T) {
 	}
 	for _, body := range []string{``, `{}`, `{"message_id":""}`, `{"message_id":"` + strings.Repeat("a", 129) + `"}`, `{"message_id":1}`, `{"message_id":"x","user_id":"u2"}`, `{"message_id":"x"} {}`} {
 		r := e.do("POST", "/ack?token="+tok, body)
-		if r.code != 400 {
-			t.Errorf("ack body %q: %d %q, want 400", body, r.code, r.body)
+		if r.Status != 400 {
+			t.Errorf("ack body %q: %d %q, want 400", body, r.Status, r.Body)
 		} else {
-			r.errorMsg(t)
+			errorMsg(t, r)
 		}
 	}
 	m, _ = e.st.Message(m1.ID)
@@ -578,26 +443,26 @@ func TestAck(t *testing.T) {
 	}
 	// A reconnect replays only what is still unacknowledged.
 	s := e.open("/sse?token=" + tok)
-	evs := s.waitEvents(1)
+	evs := s.WaitEvents(t, 1)
 	time.Sleep(50 * time.Millisecond)
-	evs = parseSSE([]byte(s.raw())).Events
+	evs = testkit.Parse([]byte(string(s.Raw()))).Events
 	if len(evs) != 1 || evs[0].ID != strconv.FormatUint(m2.Seq, 10) {
 		t.Errorf("replay after ack: %+v, want only seq %d", evs, m2.Seq)
 	}
-	if r := e.do("GET", "/ack", ""); r.code != 405 {
-		t.Errorf("GET /ack: %d", r.code)
+	if r := e.do("GET", "/ack", ""); r.Status != 405 {
+		t.Errorf("GET /ack: %d", r.Status)
 	} else {
-		r.errorMsg(t)
+		errorMsg(t, r)
 	}
 }
 
 func TestPage(t *testing.T) {
-	e := newEnv(t, hub.Options{}, nil)
+	e := newEnv(t, nil)
 	r := e.do("GET", "/", "")
-	if r.code != 200 {
-		t.Fatalf("GET /: %d", r.code)
+	if r.Status != 200 {
+		t.Fatalf("GET /: %d", r.Status)
 	}
-	h := r.header
+	h := r.Header
 	if !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 		t.Errorf("Content-Type %q", h.Get("Content-Type"))
 	}
@@ -611,7 +476,7 @@ func TestPage(t *testing.T) {
 	if h.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("X-Content-Type-Options %q", h.Get("X-Content-Type-Options"))
 	}
-	body := string(r.body)
+	body := string(r.Body)
 	if !strings.Contains(strings.ToLower(body), "<!doctype html>") || !strings.Contains(body, "EventSource") {
 		t.Errorf("page does not look like the live page: %.200q", body)
 	}
@@ -622,54 +487,56 @@ func TestPage(t *testing.T) {
 		t.Errorf("page contains http(s) URLs: %q", m)
 	}
 	for _, p := range []string{"/index.html", "/x", "/sse/x"} {
-		if r := e.do("GET", p, ""); r.code != 404 {
-			t.Errorf("GET %s: %d, want 404", p, r.code)
+		if r := e.do("GET", p, ""); r.Status != 404 {
+			t.Errorf("GET %s: %d, want 404", p, r.Status)
 		} else {
-			r.errorMsg(t)
+			errorMsg(t, r)
 		}
 	}
-	if r := e.do("GET", "/healthz", ""); r.code != 200 || !bytes.Contains(r.body, []byte(`"ok"`)) {
-		t.Errorf("healthz: %d %q", r.code, r.body)
+	if r := e.do("GET", "/healthz", ""); r.Status != 200 || !bytes.Contains(r.Body, []byte(`"ok"`)) {
+		t.Errorf("healthz: %d %q", r.Status, r.Body)
 	}
 }
 
 func TestTooManyStreams503(t *testing.T) {
-	e := newEnv(t, hub.Options{MaxPerUser: 1, MaxStreams: 2, Heartbeat: 100 * time.Millisecond}, nil)
+	e := newEnv(t, func(c *server.Config) {
+		c.Hub = hub.Options{MaxPerUser: 1, MaxStreams: 2, Heartbeat: 100 * time.Millisecond}
+	})
 	e.user("u1")
 	e.user("u2")
 	e.user("u3")
 	s := e.open("/sse?token=" + e.token("u1"))
-	if s.res.StatusCode != 200 {
-		t.Fatalf("first stream: %d", s.res.StatusCode)
+	if s.Status != 200 {
+		t.Fatalf("first stream: %d", s.Status)
 	}
 	r := e.do("GET", "/sse?token="+e.token("u1"), "")
-	if r.code != 503 {
-		t.Fatalf("second stream of u1: %d %q, want 503", r.code, r.body)
+	if r.Status != 503 {
+		t.Fatalf("second stream of u1: %d %q, want 503", r.Status, r.Body)
 	}
-	if msg := r.errorMsg(t); !strings.Contains(msg, "too many") {
+	if msg := errorMsg(t, r); !strings.Contains(msg, "too many") {
 		t.Errorf("503 message %q", msg)
 	}
-	if r.header.Get("Retry-After") == "" {
+	if r.Header.Get("Retry-After") == "" {
 		t.Errorf("503 without Retry-After")
 	}
 	s2 := e.open("/sse?token=" + e.token("u2"))
-	if s2.res.StatusCode != 200 {
-		t.Fatalf("u2's stream: %d", s2.res.StatusCode)
+	if s2.Status != 200 {
+		t.Fatalf("u2's stream: %d", s2.Status)
 	}
-	if r := e.do("GET", "/sse?token="+e.token("u3"), ""); r.code != 503 {
-		t.Fatalf("stream over MaxStreams: %d %q, want 503", r.code, r.body)
+	if r := e.do("GET", "/sse?token="+e.token("u3"), ""); r.Status != 503 {
+		t.Fatalf("stream over MaxStreams: %d %q, want 503", r.Status, r.Body)
 	}
 	// Once the client goes away the slot is free again.
-	s.close()
-	eventually(t, "u1's closed stream to be noticed", func() bool { return e.hub.Online("u1") == 0 })
+	s.Close()
+	testkit.Eventually(t, "u1's closed stream to be noticed", func() bool { return e.hub.Online("u1") == 0 })
 	s3 := e.open("/sse?token=" + e.token("u1"))
-	if s3.res.StatusCode != 200 {
-		t.Fatalf("reconnect of u1: %d", s3.res.StatusCode)
+	if s3.Status != 200 {
+		t.Fatalf("reconnect of u1: %d", s3.Status)
 	}
 }
 
 func TestRevokeAndDeleteEndStreams(t *testing.T) {
-	e := newEnv(t, hub.Options{}, nil)
+	e := newEnv(t, nil)
 	e.user("u1")
 	e.user("u2")
 	e.user("u3")
@@ -677,50 +544,50 @@ func TestRevokeAndDeleteEndStreams(t *testing.T) {
 	s1b := e.open("/sse?token=" + e.token("u1"))
 	s2 := e.open("/sse?token=" + e.token("u2"))
 	s3 := e.open("/sse?token=" + e.token("u3"))
-	eventually(t, "streams", func() bool { return e.hub.Open() == 4 })
+	testkit.Eventually(t, "streams", func() bool { return e.hub.Open() == 4 })
 	old := e.token("u1")
 	if err := e.st.RevokeUser(context.Background(), "u1"); err != nil {
 		t.Fatal(err)
 	}
-	s1.waitEnd()
-	s1b.waitEnd()
-	if r := e.do("GET", "/sse?token="+old, ""); r.code != 401 {
-		t.Errorf("reconnect with a revoked token: %d", r.code)
+	s1.WaitEnd(t)
+	s1b.WaitEnd(t)
+	if r := e.do("GET", "/sse?token="+old, ""); r.Status != 401 {
+		t.Errorf("reconnect with a revoked token: %d", r.Status)
 	}
 	if err := e.st.DeleteUser(context.Background(), "u2"); err != nil {
 		t.Fatal(err)
 	}
-	s2.waitEnd()
+	s2.WaitEnd(t)
 	// u3 is untouched and still live.
 	rc := e.notify("message", `"still here"`, "u3")
-	if evs := s3.waitEvents(1); evs[0].ID != strconv.FormatUint(rc.Seq, 10) {
+	if evs := s3.WaitEvents(t, 1); evs[0].ID != strconv.FormatUint(rc.Seq, 10) {
 		t.Errorf("u3 event %+v", evs)
 	}
 }
 
 func TestShutdownEndsStreamsCleanly(t *testing.T) {
-	e := newEnv(t, hub.Options{}, nil)
+	e := newEnv(t, nil)
 	e.user("u1")
 	s := e.open("/sse?token=" + e.token("u1"))
-	s.waitFor("retry", func(p parsed, _ bool) bool { return p.Retry >= 0 })
+	s.WaitFor(t, "retry", func(p testkit.Parsed, _ bool) bool { return p.Retry >= 0 })
 	for i := range 50 {
 		e.notify("message", strconv.Itoa(i), "u1")
 	}
 	e.hub.Close(5 * time.Second)
-	p := s.waitEnd()
+	p := s.WaitEnd(t)
 	if len(p.Events) != 50 {
 		t.Errorf("after shutdown the client had %d of 50 events", len(p.Events))
 	}
-	if r := e.do("GET", "/sse?token="+e.token("u1"), ""); r.code != 503 {
-		t.Errorf("stream after hub shutdown: %d %q, want 503", r.code, r.body)
+	if r := e.do("GET", "/sse?token="+e.token("u1"), ""); r.Status != 503 {
+		t.Errorf("stream after hub shutdown: %d %q, want 503", r.Status, r.Body)
 	}
 }
 
 func TestPings(t *testing.T) {
-	e := newEnv(t, hub.Options{Heartbeat: 100 * time.Millisecond}, func(c *sse.Config) { c.Retry = 1500 * time.Millisecond })
+	e := newEnv(t, func(c *server.Config) { c.Hub.Heartbeat, c.SSE.Retry = 100*time.Millisecond, 1500*time.Millisecond })
 	e.user("u1")
 	s := e.open("/sse?token=" + e.token("u1"))
-	p := s.waitFor("two pings", func(p parsed, _ bool) bool { return len(p.Comments) >= 2 })
+	p := s.WaitFor(t, "two pings", func(p testkit.Parsed, _ bool) bool { return len(p.Comments) >= 2 })
 	if p.Retry != 1500 {
 		t.Errorf("retry %d, want 1500", p.Retry)
 	}
@@ -735,7 +602,7 @@ func TestPings(t *testing.T) {
 // see every message exactly once, in seq order: the replay and the live
 // frames neither overlap nor leave a gap.
 func TestConnectWhileSending(t *testing.T) {
-	e := newEnv(t, hub.Options{QueueLen: 4096}, nil)
+	e := newEnv(t, func(c *server.Config) { c.Hub = hub.Options{QueueLen: 4096} })
 	e.user("u1")
 	const total = 300
 	tok := e.token("u1")
@@ -755,14 +622,14 @@ func TestConnectWhileSending(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	var streams []*stream
+	var streams []*testkit.Stream
 	for i := 0; i < 8; i++ {
 		streams = append(streams, e.open("/sse?token="+tok))
 		time.Sleep(time.Duration(i) * time.Millisecond)
 	}
 	<-done
 	for i, s := range streams {
-		evs := s.waitEvents(total)
+		evs := s.WaitEvents(t, total)
 		if len(evs) != total {
 			t.Fatalf("stream %d: %d events, want %d", i, len(evs), total)
 		}
@@ -781,7 +648,7 @@ func TestConnectWhileSending(t *testing.T) {
 }
 
 func TestExpiredMessagesAreNotReplayed(t *testing.T) {
-	e := newEnv(t, hub.Options{}, nil)
+	e := newEnv(t, nil)
 	e.user("u1")
 	_, err := e.st.Notify(context.Background(), store.Notification{Users: []string{"u1"}, Event: "message", Body: json.RawMessage(`"short"`), TTL: time.Millisecond})
 	if err != nil {
@@ -790,9 +657,9 @@ func TestExpiredMessagesAreNotReplayed(t *testing.T) {
 	keep := e.notify("message", `"long"`, "u1")
 	time.Sleep(20 * time.Millisecond)
 	s := e.open("/sse?token=" + e.token("u1"))
-	s.waitEvents(1)
+	s.WaitEvents(t, 1)
 	time.Sleep(50 * time.Millisecond)
-	evs := parseSSE([]byte(s.raw())).Events
+	evs := testkit.Parse([]byte(string(s.Raw()))).Events
 	if len(evs) != 1 || evs[0].ID != strconv.FormatUint(keep.Seq, 10) {
 		t.Errorf("replay %+v, want only the unexpired seq %d", evs, keep.Seq)
 	}
@@ -801,10 +668,10 @@ func TestExpiredMessagesAreNotReplayed(t *testing.T) {
 // TestHeadSSEHasNoBody: a HEAD request must not get content (RFC 9110
 // 9.3.2), let alone hold a stream slot and mark pending copies delivered.
 func TestHeadSSEHasNoBody(t *testing.T) {
-	e := newEnv(t, hub.Options{}, nil)
+	e := newEnv(t, nil)
 	e.user("u1")
 	rc := e.notify("message", `"pending"`, "u1")
-	conn, err := net.Dial("tcp", e.srv.Listener.Addr().String())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func buildReplayLog() (string, int, int64, error) {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	var line []byte
 	seq := uint64(0)
-	put := func(r *Record) error {
+	put := func(r *record) error {
 		body, err := encodeBody(r)
 		if err != nil {
 			return err
@@ -105,7 +105,7 @@ func buildReplayLog() (string, int, int64, error) {
 		return err
 	}
 	for u := range replayUsers {
-		if err := put(&Record{Op: OpUserPut, ID: fmt.Sprintf("user-%04d", u)}); err != nil {
+		if err := put(&record{Op: opUserPut, ID: fmt.Sprintf("user-%04d", u)}); err != nil {
 			return dir, 0, 0, err
 		}
 	}
@@ -114,7 +114,7 @@ func buildReplayLog() (string, int, int64, error) {
 	for u := range users {
 		users[u] = []string{fmt.Sprintf("user-%04d", u)}
 	}
-	r := Record{Op: OpMsg, Event: "build", Message: benchBody, Created: created, Expires: created + 7*24*3600*1000}
+	r := record{Op: opMsg, Event: "build", Message: benchBody, Created: created, Expires: created + 7*24*3600*1000}
 	for i := range replayMsgs {
 		r.ID = fmt.Sprintf("%024x", uint64(i)*0x9e3779b97f4a7c15)
 		r.Users = users[i%replayUsers]
@@ -181,12 +181,12 @@ func BenchmarkAddAtCap(b *testing.B) {
 	}
 	users := []string{"u"}
 	for i := range capacity {
-		s.addMessage(&Record{Seq: uint64(i + 1), ID: ids[i], Users: users, Expires: 1 << 62})
+		s.addMessage(&record{Seq: uint64(i + 1), ID: ids[i], Users: users, Expires: 1 << 62})
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		s.addMessage(&Record{Seq: uint64(capacity + i + 1), ID: ids[capacity+i], Users: users, Expires: 1 << 62})
+		s.addMessage(&record{Seq: uint64(capacity + i + 1), ID: ids[capacity+i], Users: users, Expires: 1 << 62})
 	}
 	b.StopTimer()
 	if n := len(s.users["u"].pending); n != capacity || s.dropped != uint64(b.N) {

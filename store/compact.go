@@ -1,14 +1,12 @@
 package store
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -38,7 +36,7 @@ func (s *Store) compact() error {
 	defer src.Close()
 	st := s.newState()
 	n := 0
-	if _, err := scanLogWith(io.NewSectionReader(src, 0, end), s.path, st.intern, func(r *Record, _ int64) error {
+	if _, err := scanLogWith(io.NewSectionReader(src, 0, end), s.path, st.intern, func(r *record, _ int64) error {
 		if n++; n%4096 == 0 {
 			select {
 			case <-s.quit:
@@ -100,7 +98,7 @@ func (s *Store) compact() error {
 		ok = true
 		old := s.file
 		s.file = tmp
-		if err := syncDir(s.opts.Dir); err != nil {
+		if err := SyncDir(s.opts.Dir); err != nil {
 			// The new file is the log now, but its name may not be on
 			// disk: acknowledging appends to it could lose them.
 			s.broken = fmt.Errorf("store: compact: %w", err)
@@ -137,7 +135,7 @@ func writeSnapshot(f *os.File, st *state, at int64) (int, error) {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	var line []byte
 	n := 0
-	err := st.snapshot(at, func(r *Record) error {
+	err := st.snapshot(at, func(r *record) error {
 		body, err := encodeBody(r)
 		if err != nil {
 			return err
@@ -154,21 +152,6 @@ func writeSnapshot(f *os.File, st *state, at int64) (int, error) {
 		err = f.Sync()
 	}
 	return n, err
-}
-
-// Backup writes a tar archive holding a consistent copy of the log (every
-// record committed when it starts) and the named extra files of the data
-// directory (the signing key). Unpacked into an empty directory, it is a
-// data directory a hub starts on.
-func (s *Store) Backup(w io.Writer, extra ...string) error {
-	s.compactMu.Lock()
-	defer s.compactMu.Unlock()
-	src, end, seq, _, err := s.pin()
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	return writeBackup(w, s.opts.Dir, src, end, seq, extra)
 }
 
 // pin returns a reader of the log as committed now: its own handle (the
@@ -194,39 +177,4 @@ func (s *Store) pin() (src *os.File, end int64, seq uint64, at int64, err error)
 		return err
 	})
 	return src, end, seq, at, err
-}
-
-// writeBackup writes the archive. The log copy ends in a seq mark: a hub
-// restored from it hands out seqs above any the running hub may use after
-// the backup, so clients' Last-Event-IDs never hide new messages.
-func writeBackup(w io.Writer, dir string, log *os.File, end int64, seq uint64, extra []string) error {
-	body, err := encodeBody(&Record{Op: OpMark})
-	if err != nil {
-		return err
-	}
-	mark := appendBatchLine(nil, seq+SeqGap, 1, body)
-	tw := tar.NewWriter(w)
-	now := time.Now()
-	for _, name := range extra {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return fmt.Errorf("store: backup %s: %w", name, err)
-		}
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(b)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(b); err != nil {
-			return err
-		}
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: LogName, Mode: 0o600, Size: end + int64(len(mark)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
-		return err
-	}
-	if _, err := copyRange(tw, log, 0, end); err != nil {
-		return fmt.Errorf("store: backup log: %w", err)
-	}
-	if _, err := tw.Write(mark); err != nil {
-		return err
-	}
-	return tw.Close()
 }

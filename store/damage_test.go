@@ -16,11 +16,11 @@ import (
 func damageLog(t *testing.T) (data []byte, ends []int) {
 	t.Helper()
 	big := `"` + strings.Repeat("x", 2<<20) + `"`
-	msg := func(seq uint64, id, text string) Record {
-		return Record{Seq: seq, Op: OpMsg, ID: id, Users: []string{"ann"}, Event: "e", Message: body(text), Created: 1, Expires: 1 << 50}
+	msg := func(seq uint64, id, text string) record {
+		return record{Seq: seq, Op: opMsg, ID: id, Users: []string{"ann"}, Event: "e", Message: body(text), Created: 1, Expires: 1 << 50}
 	}
 	data = frame(t,
-		Record{Seq: 1, Op: OpUserPut, ID: "ann"},
+		record{Seq: 1, Op: opUserPut, ID: "ann"},
 		msg(2, "m2", `"two"`),
 		msg(3, "m3", `"three"`),
 		msg(4, "m4", `"four"`),
@@ -69,7 +69,7 @@ func TestWholeLineDamage(t *testing.T) {
 			return c
 		}, false, last},
 		{"an intact record after a seq gap, at the end", func(b []byte) []byte {
-			return append(bytes.Clone(b), frame(t, Record{Seq: 9, Op: OpGroupPut, ID: "g"})...)
+			return append(bytes.Clone(b), frame(t, record{Seq: 9, Op: opGroupPut, ID: "g"})...)
 		}, false, len(data)},
 	}
 	for _, tt := range tests {

@@ -11,12 +11,12 @@ import (
 // the same shape) without reflection; whatever it does not handle plainly
 // — escapes or non-ASCII in a string field, a value of an unexpected type —
 // it leaves to encoding/json, which then has the last word.
-func decodeRecord(obj []byte, r *Record, in interner) error {
-	*r = Record{}
+func decodeRecord(obj []byte, r *record, in interner) error {
+	*r = record{}
 	if fastDecodeWith(obj, r, in) {
 		return nil
 	}
-	*r = Record{}
+	*r = record{}
 	if err := json.Unmarshal(obj, r); err != nil {
 		return fmt.Errorf("bad JSON: %w", err)
 	}
@@ -33,9 +33,9 @@ type parser struct {
 	in interner
 }
 
-func fastDecode(b []byte, r *Record) bool { return fastDecodeWith(b, r, nil) }
+func fastDecode(b []byte, r *record) bool { return fastDecodeWith(b, r, nil) }
 
-func fastDecodeWith(b []byte, r *Record, in interner) bool {
+func fastDecodeWith(b []byte, r *record, in interner) bool {
 	p := parser{b: b, in: in}
 	p.ws()
 	if !p.lit('{') {
@@ -126,28 +126,28 @@ func fastDecodeWith(b []byte, r *Record, in interner) bool {
 
 func internOp(s []byte) string {
 	switch string(s) {
-	case OpMsg:
-		return OpMsg
-	case OpAck:
-		return OpAck
-	case OpUserPut:
-		return OpUserPut
-	case OpUserDel:
-		return OpUserDel
-	case OpGroupPut:
-		return OpGroupPut
-	case OpGroupDel:
-		return OpGroupDel
-	case OpClientPut:
-		return OpClientPut
-	case OpClientDel:
-		return OpClientDel
-	case OpRevoke:
-		return OpRevoke
-	case OpSnapshot:
-		return OpSnapshot
-	case OpGen:
-		return OpGen
+	case opMsg:
+		return opMsg
+	case opAck:
+		return opAck
+	case opUserPut:
+		return opUserPut
+	case opUserDel:
+		return opUserDel
+	case opGroupPut:
+		return opGroupPut
+	case opGroupDel:
+		return opGroupDel
+	case opClientPut:
+		return opClientPut
+	case opClientDel:
+		return opClientDel
+	case opRevoke:
+		return opRevoke
+	case opSnapshot:
+		return opSnapshot
+	case opGen:
+		return opGen
 	}
 	return string(s)
 }
@@ -286,47 +286,9 @@ func (p *parser) skipValue(depth int) bool {
 	case c == '"':
 		return p.skipString()
 	case c == '{':
-		p.i++
-		p.ws()
-		if p.lit('}') {
-			return true
-		}
-		for {
-			p.ws()
-			if !p.skipString() {
-				return false
-			}
-			p.ws()
-			if !p.lit(':') {
-				return false
-			}
-			p.ws()
-			if !p.skipValue(depth + 1) {
-				return false
-			}
-			p.ws()
-			if p.lit(',') {
-				continue
-			}
-			return p.lit('}')
-		}
+		return p.skipContainer('}', depth, true)
 	case c == '[':
-		p.i++
-		p.ws()
-		if p.lit(']') {
-			return true
-		}
-		for {
-			p.ws()
-			if !p.skipValue(depth + 1) {
-				return false
-			}
-			p.ws()
-			if p.lit(',') {
-				continue
-			}
-			return p.lit(']')
-		}
+		return p.skipContainer(']', depth, false)
 	case c == 't':
 		return p.word("true")
 	case c == 'f':
@@ -337,6 +299,37 @@ func (p *parser) skipValue(depth int) bool {
 		return p.skipNumber()
 	}
 	return false
+}
+
+// skipContainer steps over an object (keyed) or an array whose opening
+// byte is at p.i, up to its closing byte end.
+func (p *parser) skipContainer(end byte, depth int, keyed bool) bool {
+	p.i++
+	p.ws()
+	if p.lit(end) {
+		return true
+	}
+	for {
+		p.ws()
+		if keyed {
+			if !p.skipString() {
+				return false
+			}
+			p.ws()
+			if !p.lit(':') {
+				return false
+			}
+			p.ws()
+		}
+		if !p.skipValue(depth + 1) {
+			return false
+		}
+		p.ws()
+		if p.lit(',') {
+			continue
+		}
+		return p.lit(end)
+	}
 }
 
 func (p *parser) word(w string) bool {

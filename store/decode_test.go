@@ -26,11 +26,11 @@ func FuzzDecodeRecord(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var fast Record
+		var fast record
 		if !fastDecode(b, &fast) {
 			return
 		}
-		var slow Record
+		var slow record
 		if err := json.Unmarshal(b, &slow); err != nil {
 			t.Fatalf("fast path accepted what encoding/json refuses (%v): %q", err, b)
 		}
@@ -41,7 +41,7 @@ func FuzzDecodeRecord(f *testing.F) {
 }
 
 // normalize maps the spellings of "no list" that mean the same to a record.
-func normalize(r Record) Record {
+func normalize(r record) record {
 	r.CRC = "" // the framing checks it; the fast path does not keep it
 	if len(r.Users) == 0 {
 		r.Users = nil
@@ -58,18 +58,18 @@ func normalize(r Record) Record {
 func TestDecodeRecordFallback(t *testing.T) {
 	tests := []struct {
 		name, in string
-		want     Record
+		want     record
 		wantErr  bool
 	}{
-		{"plain", `{"seq":3,"op":"ack","id":"m","user":"u"}`, Record{Seq: 3, Op: OpAck, ID: "m", User: "u"}, false},
-		{"escaped id goes to encoding/json", `{"seq":3,"op":"ack","id":"m\u0041","user":"u"}`, Record{Seq: 3, Op: OpAck, ID: "mA", User: "u"}, false},
-		{"wrong type", `{"seq":"3","op":"ack"}`, Record{}, true},
-		{"trailing garbage", `{"seq":3,"op":"ack"}x`, Record{}, true},
-		{"unicode payload", `{"seq":3,"op":"msg","message":"héllo"}`, Record{Seq: 3, Op: OpMsg, Message: json.RawMessage(`"héllo"`)}, false},
+		{"plain", `{"seq":3,"op":"ack","id":"m","user":"u"}`, record{Seq: 3, Op: opAck, ID: "m", User: "u"}, false},
+		{"escaped id goes to encoding/json", `{"seq":3,"op":"ack","id":"m\u0041","user":"u"}`, record{Seq: 3, Op: opAck, ID: "mA", User: "u"}, false},
+		{"wrong type", `{"seq":"3","op":"ack"}`, record{}, true},
+		{"trailing garbage", `{"seq":3,"op":"ack"}x`, record{}, true},
+		{"unicode payload", `{"seq":3,"op":"msg","message":"héllo"}`, record{Seq: 3, Op: opMsg, Message: json.RawMessage(`"héllo"`)}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var r Record
+			var r record
 			err := decodeRecord([]byte(tt.in), &r, nil)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)

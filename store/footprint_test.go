@@ -31,7 +31,7 @@ func TestFootprint(t *testing.T) {
 	w := bufio.NewWriterSize(f, 1<<20)
 	var line []byte
 	seq := uint64(0)
-	put := func(r *Record) {
+	put := func(r *record) {
 		seq++
 		body, err := encodeBody(r)
 		if err != nil {
@@ -41,13 +41,13 @@ func TestFootprint(t *testing.T) {
 		w.Write(line)
 	}
 	for i := range users {
-		put(&Record{Op: OpUserPut, ID: fmt.Sprintf("user-%06d", i)})
+		put(&record{Op: opUserPut, ID: fmt.Sprintf("user-%06d", i)})
 	}
 	payload := []byte(`{"text":"` + strings.Repeat("x", 88) + `"}`)
 	now := time.Now()
 	for k := range perUser {
 		for i := range users {
-			put(&Record{Op: OpMsg, ID: fmt.Sprintf("%024x", k*users+i), Users: []string{fmt.Sprintf("user-%06d", i)},
+			put(&record{Op: opMsg, ID: fmt.Sprintf("%024x", k*users+i), Users: []string{fmt.Sprintf("user-%06d", i)},
 				Event: "message", Message: payload, Created: now.UnixMilli(), Expires: now.Add(time.Hour).UnixMilli()})
 		}
 	}

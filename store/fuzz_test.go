@@ -33,9 +33,9 @@ func FuzzReplay(f *testing.F) {
 	f.Add(append(frame(f, base[:2]...), frame(f, base[1:]...)...)) // a repeated seq
 	f.Add([]byte(`{"seq":1,"op":"user.put","id":"u","crc":"00000000"}` + "\n"))
 	f.Add(bytes.ReplaceAll(frame(f, base[:3]...), []byte("\n"), []byte("\r\n")))
-	f.Add(append(frame(f, base[:2]...), frame(f, Record{Seq: 9, Op: OpGroupPut, ID: "g"})...)) // a seq gap at the end
-	f.Add(frame(f, Record{Op: OpSnapshot, Upto: 5}, Record{Op: OpUserPut, ID: "u"},
-		goldenMsg(3, "m", "u"), Record{Seq: 6, Op: OpAck, ID: "m", User: "u"}))
+	f.Add(append(frame(f, base[:2]...), frame(f, record{Seq: 9, Op: opGroupPut, ID: "g"})...)) // a seq gap at the end
+	f.Add(frame(f, record{Op: opSnapshot, Upto: 5}, record{Op: opUserPut, ID: "u"},
+		goldenMsg(3, "m", "u"), record{Seq: 6, Op: opAck, ID: "m", User: "u"}))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := fastTempDir(t)
@@ -67,8 +67,8 @@ func FuzzReplay(f *testing.F) {
 			if got := readFile(t, path); !bytes.HasPrefix(got, data[:ce.Offset]) {
 				t.Fatal("repair did not keep the part before the damage")
 			} else if rest := got[ce.Offset:]; len(rest) > 0 {
-				var mark Record
-				if err := decodeLine(rest, &mark); err != nil || mark.Op != OpMark {
+				var mark record
+				if err := decodeLine(rest, &mark); err != nil || mark.Op != opMark {
 					t.Fatalf("repair added %q after the intact part; want nothing or one seq mark", rest)
 				}
 			}

@@ -23,8 +23,8 @@ const (
 	goldenExpires = goldenCreated + 30*24*3600*1000 // 30 days later
 )
 
-func goldenMsg(seq uint64, id string, users ...string) Record {
-	return Record{Seq: seq, Op: OpMsg, ID: id, Users: users, Event: "chat",
+func goldenMsg(seq uint64, id string, users ...string) record {
+	return record{Seq: seq, Op: opMsg, ID: id, Users: users, Event: "chat",
 		Message: json.RawMessage(fmt.Sprintf(`{"text":"message %s","n":%d}`, id, seq)),
 		Created: goldenCreated, Expires: goldenExpires}
 }
@@ -32,13 +32,13 @@ func goldenMsg(seq uint64, id string, users ...string) Record {
 // goldenBaseRecords are the six intact records of the torn and corrupt
 // logs. Their state: users u1 and u2 in group g1; u1 acknowledged m1; u2
 // has m1 and m2 pending.
-func goldenBaseRecords() []Record {
-	return []Record{
-		{Seq: 1, Op: OpGroupPut, ID: "g1"},
-		{Seq: 2, Op: OpUserPut, ID: "u1", Groups: []string{"g1"}},
-		{Seq: 3, Op: OpUserPut, ID: "u2", Groups: []string{"g1"}},
+func goldenBaseRecords() []record {
+	return []record{
+		{Seq: 1, Op: opGroupPut, ID: "g1"},
+		{Seq: 2, Op: opUserPut, ID: "u1", Groups: []string{"g1"}},
+		{Seq: 3, Op: opUserPut, ID: "u2", Groups: []string{"g1"}},
 		goldenMsg(4, "m1", "u1", "u2"),
-		{Seq: 5, Op: OpAck, ID: "m1", User: "u1"},
+		{Seq: 5, Op: opAck, ID: "m1", User: "u1"},
 		goldenMsg(6, "m2", "u2"),
 	}
 }
@@ -55,24 +55,24 @@ func goldenCorruptPos(base []byte) int {
 func goldenSnapshotLog(tb testing.TB) []byte {
 	tb.Helper()
 	st := newState(10000, 10000)
-	for _, r := range []Record{
-		{Seq: 1, Op: OpClientPut, ID: "c1", Name: "backend", Hash: "hash-of-secret"},
-		{Seq: 2, Op: OpGroupPut, ID: "g1"},
-		{Seq: 3, Op: OpUserPut, ID: "u1", Groups: []string{"g1"}},
-		{Seq: 4, Op: OpUserPut, ID: "u2", Groups: []string{"g1"}},
-		{Seq: 5, Op: OpUserPut, ID: "u3"},
+	for _, r := range []record{
+		{Seq: 1, Op: opClientPut, ID: "c1", Name: "backend", Hash: "hash-of-secret"},
+		{Seq: 2, Op: opGroupPut, ID: "g1"},
+		{Seq: 3, Op: opUserPut, ID: "u1", Groups: []string{"g1"}},
+		{Seq: 4, Op: opUserPut, ID: "u2", Groups: []string{"g1"}},
+		{Seq: 5, Op: opUserPut, ID: "u3"},
 		goldenMsg(6, "m1", "u1", "u2"),
-		{Seq: 7, Op: OpAck, ID: "m1", User: "u1"},
+		{Seq: 7, Op: opAck, ID: "m1", User: "u1"},
 		goldenMsg(8, "m2", "u3"),
-		{Seq: 9, Op: OpAck, ID: "m2", User: "u3"},
-		{Seq: 10, Op: OpRevoke, User: "u2"},
-		{Seq: 11, Op: OpUserDel, ID: "u3"},
+		{Seq: 9, Op: opAck, ID: "m2", User: "u3"},
+		{Seq: 10, Op: opRevoke, User: "u2"},
+		{Seq: 11, Op: opUserDel, ID: "u3"},
 		goldenMsg(12, "m3", "u1", "u2"),
 	} {
 		st.apply(&r)
 	}
 	var out []byte
-	if err := st.snapshot(goldenCreated+3600*1000, func(r *Record) error {
+	if err := st.snapshot(goldenCreated+3600*1000, func(r *record) error {
 		body, err := encodeBody(r)
 		out = appendLine(out, r.Seq, body)
 		return err
@@ -80,9 +80,9 @@ func goldenSnapshotLog(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	return append(out, frame(tb,
-		Record{Seq: 13, Op: OpAck, ID: "m3", User: "u2"},
+		record{Seq: 13, Op: opAck, ID: "m3", User: "u2"},
 		goldenMsg(14, "m4", "u2"),
-		Record{Seq: 15, Op: OpGroupPut, ID: "g2", Users: []string{"u1"}},
+		record{Seq: 15, Op: opGroupPut, ID: "g2", Users: []string{"u1"}},
 	)...)
 }
 
@@ -258,8 +258,8 @@ func TestGoldenMidCorrupt(t *testing.T) {
 	if !bytes.HasPrefix(got, data[:off]) {
 		t.Fatalf("repaired log does not start with the first %d bytes: %q", off, got)
 	}
-	var mark Record
-	if err := decodeLine(got[off:], &mark); err != nil || mark.Op != OpMark || mark.Seq != 6 {
+	var mark record
+	if err := decodeLine(got[off:], &mark); err != nil || mark.Op != opMark || mark.Seq != 6 {
 		t.Fatalf("after the intact part: %q (%v), want a mark with seq 6", got[off:], err)
 	}
 

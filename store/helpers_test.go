@@ -143,7 +143,7 @@ func lineSeqs(tb testing.TB, data []byte) []uint64 {
 	var seqs []uint64
 	start := 0
 	for _, end := range lineEnds(data) {
-		var r Record
+		var r record
 		if err := decodeLine(data[start:end], &r); err != nil {
 			tb.Fatalf("line at byte %d: %v", start, err)
 		}
@@ -154,7 +154,7 @@ func lineSeqs(tb testing.TB, data []byte) []uint64 {
 }
 
 // frame builds a log from records, as the writer would frame them.
-func frame(tb testing.TB, recs ...Record) []byte {
+func frame(tb testing.TB, recs ...record) []byte {
 	tb.Helper()
 	var out []byte
 	for i := range recs {

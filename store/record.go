@@ -12,31 +12,31 @@ import (
 // Record operations. Each state change is one record; a record is one line
 // of the log.
 const (
-	OpClientPut = "client.put"
-	OpClientDel = "client.del"
-	OpUserPut   = "user.put"
-	OpUserDel   = "user.del"
-	OpGroupPut  = "group.put"
-	OpGroupDel  = "group.del"
-	OpMsg       = "msg"
-	OpAck       = "ack"
-	OpRevoke    = "revoke"
-	// OpSnapshot opens a compacted log: the records up to the next
+	opClientPut = "client.put"
+	opClientDel = "client.del"
+	opUserPut   = "user.put"
+	opUserDel   = "user.del"
+	opGroupPut  = "group.put"
+	opGroupDel  = "group.del"
+	opMsg       = "msg"
+	opAck       = "ack"
+	opRevoke    = "revoke"
+	// opSnapshot opens a compacted log: the records up to the next
 	// non-snapshot record describe live state as of seq Upto, and carry
 	// seq 0 except messages, which keep their own seq.
-	OpSnapshot = "snapshot"
-	// OpGen restores a revocation generation in a snapshot.
-	OpGen = "gen"
-	// OpMark carries nothing but a seq, jumping ahead so that seqs clients
+	opSnapshot = "snapshot"
+	// opGen restores a revocation generation in a snapshot.
+	opGen = "gen"
+	// opMark carries nothing but a seq, jumping ahead so that seqs clients
 	// may have seen as event ids are never handed out again: after the part
 	// `verify --repair` moves aside, after an unclean stop, and at the end
 	// of a backup's copy of the log.
-	OpMark = "mark"
+	opMark = "mark"
 )
 
-// Record is one log entry. Fields are shared between operations to keep
+// record is one log entry. Fields are shared between operations to keep
 // lines short; which ones are set depends on Op.
-type Record struct {
+type record struct {
 	Seq     uint64          `json:"seq,omitempty"`
 	Op      string          `json:"op"`
 	ID      string          `json:"id,omitempty"`      // client, user, group or message id
@@ -74,7 +74,7 @@ var (
 // encodeBody marshals r without seq or crc: the part a caller can prepare
 // before the writer assigns the seq. HTML characters are not escaped, so a
 // replayed message is byte for byte the one that was sent.
-func encodeBody(r *Record) ([]byte, error) {
+func encodeBody(r *record) ([]byte, error) {
 	seq := r.Seq
 	r.Seq, r.CRC = 0, ""
 	var buf bytes.Buffer
@@ -111,32 +111,27 @@ func appendBatchLine(dst []byte, seq, n uint64, body []byte) []byte {
 func appendFramed(dst []byte, seq, n uint64, created, expires int64, body []byte) []byte {
 	start := len(dst)
 	dst = append(dst, '{')
-	if seq != 0 {
-		dst = append(dst, `"seq":`...)
-		dst = strconv.AppendUint(dst, seq, 10)
-		dst = append(dst, ',')
-	}
-	if n != 0 {
-		dst = append(dst, `"n":`...)
-		dst = strconv.AppendUint(dst, n, 10)
-		dst = append(dst, ',')
-	}
-	if created != 0 {
-		dst = append(dst, `"created":`...)
-		dst = strconv.AppendInt(dst, created, 10)
-		dst = append(dst, ',')
-	}
-	if expires != 0 {
-		dst = append(dst, `"expires":`...)
-		dst = strconv.AppendInt(dst, expires, 10)
-		dst = append(dst, ',')
-	}
+	dst = appendField(dst, `"seq":`, seq)
+	dst = appendField(dst, `"n":`, n)
+	dst = appendField(dst, `"created":`, uint64(created))
+	dst = appendField(dst, `"expires":`, uint64(expires))
 	dst = append(dst, body[1:len(body)-1]...)
 	sum := crc32.Checksum(dst[start:], castagnoli)
 	dst = append(dst, `,"crc":"`...)
 	dst = appendHex32(dst, sum)
 	dst = append(dst, '"', '}', '\n')
 	return dst
+}
+
+// appendField appends key (a quoted name and a colon), v and a comma,
+// unless v is 0.
+func appendField(dst []byte, key string, v uint64) []byte {
+	if v == 0 {
+		return dst
+	}
+	dst = append(dst, key...)
+	dst = strconv.AppendUint(dst, v, 10)
+	return append(dst, ',')
 }
 
 func appendHex32(dst []byte, v uint32) []byte {
@@ -171,9 +166,9 @@ func checkLine(line []byte) ([]byte, error) {
 }
 
 // decodeLine parses one framed line into r.
-func decodeLine(line []byte, r *Record) error { return decodeLineWith(line, r, nil) }
+func decodeLine(line []byte, r *record) error { return decodeLineWith(line, r, nil) }
 
-func decodeLineWith(line []byte, r *Record, in interner) error {
+func decodeLineWith(line []byte, r *record, in interner) error {
 	obj, err := checkLine(line)
 	if err != nil {
 		return err

@@ -15,27 +15,27 @@ import (
 
 // sampleRecords covers every op, empty and full field sets, and payloads
 // that need escaping.
-func sampleRecords() []Record {
-	return []Record{
-		{Seq: 1, Op: OpClientPut, ID: "c1", Name: "backend", Hash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"},
-		{Seq: 2, Op: OpClientDel, ID: "c1"},
-		{Seq: 3, Op: OpGroupPut, ID: "ops"},
-		{Seq: 4, Op: OpUserPut, ID: "alice", Groups: []string{"ops", "dev"}},
-		{Seq: 5, Op: OpGroupPut, ID: "ops", Users: []string{"alice", "bob"}},
-		{Seq: 6, Op: OpMsg, ID: "0123456789abcdef01234567", Users: []string{"alice", "bob"}, Event: "chat",
+func sampleRecords() []record {
+	return []record{
+		{Seq: 1, Op: opClientPut, ID: "c1", Name: "backend", Hash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA"},
+		{Seq: 2, Op: opClientDel, ID: "c1"},
+		{Seq: 3, Op: opGroupPut, ID: "ops"},
+		{Seq: 4, Op: opUserPut, ID: "alice", Groups: []string{"ops", "dev"}},
+		{Seq: 5, Op: opGroupPut, ID: "ops", Users: []string{"alice", "bob"}},
+		{Seq: 6, Op: opMsg, ID: "0123456789abcdef01234567", Users: []string{"alice", "bob"}, Event: "chat",
 			Message: json.RawMessage(`{"text":"line1\nline2 \"quoted\" <b>&amp;</b> \u00e9 ☃","n":[1,2.5,-3e10],"ok":true,"nil":null}`),
 			Created: 3786912000000, Expires: 3787516800000},
-		{Seq: 7, Op: OpAck, ID: "0123456789abcdef01234567", User: "alice"},
-		{Seq: 8, Op: OpRevoke, User: "bob"},
-		{Seq: 9, Op: OpUserDel, ID: "bob"},
-		{Seq: 10, Op: OpGroupDel, ID: "ops"},
-		{Seq: 1<<64 - 1, Op: OpMsg, ID: "x", Users: []string{"u"}, Message: json.RawMessage(`"just a string"`), Expires: 1},
+		{Seq: 7, Op: opAck, ID: "0123456789abcdef01234567", User: "alice"},
+		{Seq: 8, Op: opRevoke, User: "bob"},
+		{Seq: 9, Op: opUserDel, ID: "bob"},
+		{Seq: 10, Op: opGroupDel, ID: "ops"},
+		{Seq: 1<<64 - 1, Op: opMsg, ID: "x", Users: []string{"u"}, Message: json.RawMessage(`"just a string"`), Expires: 1},
 		// Snapshot records carry seq 0 (no seq key at all).
-		{Op: OpSnapshot, Upto: 42},
-		{Op: OpGen, Kind: "user", User: "bob", Gen: 3},
-		{Op: OpGen, Kind: "client", User: "c1", Gen: 1},
-		{Op: OpUserPut, ID: "weird \"id\"\twith\ncontrol\x01chars and unicode ✓"},
-		{Seq: 11, Op: OpAck},
+		{Op: opSnapshot, Upto: 42},
+		{Op: opGen, Kind: "user", User: "bob", Gen: 3},
+		{Op: opGen, Kind: "client", User: "c1", Gen: 1},
+		{Op: opUserPut, ID: "weird \"id\"\twith\ncontrol\x01chars and unicode ✓"},
+		{Seq: 11, Op: opAck},
 	}
 }
 
@@ -99,7 +99,7 @@ func TestLineRoundTrip(t *testing.T) {
 				t.Fatalf("checkLine returned %q, want %q", got, obj)
 			}
 
-			var dec Record
+			var dec record
 			dec.Users = []string{"stale"} // decodeLine must not merge into old values
 			if err := decodeLine(line, &dec); err != nil {
 				t.Fatalf("decodeLine: %v", err)
@@ -129,7 +129,7 @@ func TestLineRoundTrip(t *testing.T) {
 }
 
 func TestEncodeBodyRejectsBadPayload(t *testing.T) {
-	r := Record{Op: OpMsg, ID: "m", Message: json.RawMessage(`{"unterminated":`)}
+	r := record{Op: opMsg, ID: "m", Message: json.RawMessage(`{"unterminated":`)}
 	if _, err := encodeBody(&r); err == nil {
 		t.Fatal("encodeBody accepted an invalid JSON payload")
 	}
@@ -159,7 +159,7 @@ func TestEveryByteCorruptionDetected(t *testing.T) {
 				copy(mut, line)
 				mut[pos] = byte(b)
 				_, cerr := checkLine(mut)
-				var dec Record
+				var dec record
 				derr := decodeLine(mut, &dec)
 				if cerr == nil || derr == nil {
 					undetected = append(undetected, fmt.Sprintf("%s line byte %d %q->%q", r.Op, pos, line[pos], byte(b)))
@@ -227,30 +227,30 @@ func TestCorruptRecordMidLog(t *testing.T) {
 
 // TestScanLogOrder checks the seq rules the scanner enforces.
 func TestScanLogOrder(t *testing.T) {
-	u := func(seq uint64) Record { return Record{Seq: seq, Op: OpUserPut, ID: "u"} }
-	m := func(seq uint64) Record {
-		return Record{Seq: seq, Op: OpMsg, ID: fmt.Sprint("m", seq), Users: []string{"u"}, Message: json.RawMessage(`1`), Expires: 1}
+	u := func(seq uint64) record { return record{Seq: seq, Op: opUserPut, ID: "u"} }
+	m := func(seq uint64) record {
+		return record{Seq: seq, Op: opMsg, ID: fmt.Sprint("m", seq), Users: []string{"u"}, Message: json.RawMessage(`1`), Expires: 1}
 	}
-	snap := func(upto uint64) Record { return Record{Op: OpSnapshot, Upto: upto} }
+	snap := func(upto uint64) record { return record{Op: opSnapshot, Upto: upto} }
 	cases := []struct {
 		name    string
-		recs    []Record
+		recs    []record
 		ok      bool
 		lastSeq uint64
 	}{
-		{"ascending", []Record{u(1), u(2), u(3)}, true, 3},
-		{"gap: a lost record", []Record{u(1), u(2), u(5), u(6)}, false, 0},
-		{"mark jumps ahead", []Record{u(1), {Seq: 9, Op: OpMark}, u(10)}, true, 10},
-		{"mark going back", []Record{u(1), u(2), {Seq: 2, Op: OpMark}, u(3)}, false, 0},
-		{"duplicate seq", []Record{u(1), u(2), u(2), u(3)}, false, 0},
-		{"going back", []Record{u(1), u(3), u(2), u(4)}, false, 0},
-		{"seq 0 outside a snapshot", []Record{u(1), u(0), u(2)}, false, 0},
-		{"snapshot", []Record{snap(10), u(0), m(3), m(7), u(11)}, true, 11},
-		{"snapshot only", []Record{snap(10), u(0)}, true, 10},
-		{"snapshot msgs out of order", []Record{snap(10), m(7), m(3), u(11)}, false, 0},
-		{"snapshot msg seq 0", []Record{snap(10), m(0), u(11)}, false, 0},
-		{"tail at or below upto", []Record{snap(10), m(3), u(10), u(11)}, false, 0},
-		{"snapshot not first", []Record{u(1), snap(10), u(11)}, false, 0},
+		{"ascending", []record{u(1), u(2), u(3)}, true, 3},
+		{"gap: a lost record", []record{u(1), u(2), u(5), u(6)}, false, 0},
+		{"mark jumps ahead", []record{u(1), {Seq: 9, Op: opMark}, u(10)}, true, 10},
+		{"mark going back", []record{u(1), u(2), {Seq: 2, Op: opMark}, u(3)}, false, 0},
+		{"duplicate seq", []record{u(1), u(2), u(2), u(3)}, false, 0},
+		{"going back", []record{u(1), u(3), u(2), u(4)}, false, 0},
+		{"seq 0 outside a snapshot", []record{u(1), u(0), u(2)}, false, 0},
+		{"snapshot", []record{snap(10), u(0), m(3), m(7), u(11)}, true, 11},
+		{"snapshot only", []record{snap(10), u(0)}, true, 10},
+		{"snapshot msgs out of order", []record{snap(10), m(7), m(3), u(11)}, false, 0},
+		{"snapshot msg seq 0", []record{snap(10), m(0), u(11)}, false, 0},
+		{"tail at or below upto", []record{snap(10), m(3), u(10), u(11)}, false, 0},
+		{"snapshot not first", []record{u(1), snap(10), u(11)}, false, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

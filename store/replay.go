@@ -51,15 +51,15 @@ const maxLine = 64 << 20
 // record with nothing intact after it is a torn tail: scanning stops and
 // res.torn says why. A bad record with intact records after it is a
 // *CorruptError. fn may be nil.
-func scanLog(r io.Reader, path string, fn func(rec *Record, off int64) error) (scanResult, error) {
+func scanLog(r io.Reader, path string, fn func(rec *record, off int64) error) (scanResult, error) {
 	return scanLogWith(r, path, nil, fn)
 }
 
 // scanLogWith is scanLog with an interner for user ids.
-func scanLogWith(r io.Reader, path string, in interner, fn func(rec *Record, off int64) error) (scanResult, error) {
+func scanLogWith(r io.Reader, path string, in interner, fn func(rec *record, off int64) error) (scanResult, error) {
 	var res scanResult
 	br := bufio.NewReaderSize(r, 1<<20)
-	var rec Record
+	var rec record
 	var long []byte
 	off := int64(0)
 	inSnapshot := false
@@ -119,7 +119,7 @@ func scanLogWith(r io.Reader, path string, in interner, fn func(rec *Record, off
 			return res, nil
 		}
 		switch {
-		case rec.Op == OpSnapshot:
+		case rec.Op == opSnapshot:
 			// The snapshot was synced before it became the log: like a
 			// complete batch ending at its upto.
 			hdrEnd = rec.Upto
@@ -144,8 +144,8 @@ func scanLogWith(r io.Reader, path string, in interner, fn func(rec *Record, off
 // checkOrder enforces the seq rules: a snapshot only as the first record;
 // inside it seq 0 or, for messages, ascending seqs up to its upto; after it,
 // strictly ascending seqs.
-func checkOrder(r *Record, off int64, inSnapshot *bool, snapUpto, last *uint64) error {
-	if r.Op == OpSnapshot {
+func checkOrder(r *record, off int64, inSnapshot *bool, snapUpto, last *uint64) error {
+	if r.Op == opSnapshot {
 		if off != 0 {
 			return errors.New("snapshot header in the middle of the log")
 		}
@@ -153,10 +153,10 @@ func checkOrder(r *Record, off int64, inSnapshot *bool, snapUpto, last *uint64) 
 		return nil
 	}
 	if *inSnapshot {
-		if r.Seq == 0 && r.Op != OpMsg {
+		if r.Seq == 0 && r.Op != opMsg {
 			return nil
 		}
-		if r.Op == OpMsg && r.Seq <= *snapUpto {
+		if r.Op == opMsg && r.Seq <= *snapUpto {
 			if r.Seq <= *last {
 				return fmt.Errorf("seq %d does not follow %d", r.Seq, *last)
 			}
@@ -170,7 +170,7 @@ func checkOrder(r *Record, off int64, inSnapshot *bool, snapUpto, last *uint64) 
 	}
 	// The writer hands out seqs without gaps, so a gap is a lost record;
 	// only a mark may jump ahead.
-	if r.Seq != *last+1 && (r.Op != OpMark || r.Seq <= *last) {
+	if r.Seq != *last+1 && (r.Op != opMark || r.Seq <= *last) {
 		return fmt.Errorf("seq %d does not follow %d", r.Seq, *last)
 	}
 	*last = r.Seq
@@ -213,7 +213,7 @@ type restInfo struct {
 
 func scanRest(r io.Reader) restInfo {
 	var ri restInfo
-	var rec Record
+	var rec record
 	var long []byte
 	br := bufio.NewReaderSize(r, 1<<16)
 	for {
@@ -230,7 +230,7 @@ func scanRest(r io.Reader) restInfo {
 					ri.minSeq = rec.Seq
 				}
 				ri.intact = true
-				ri.header = ri.header || rec.N > 0 || rec.Op == OpSnapshot
+				ri.header = ri.header || rec.N > 0 || rec.Op == opSnapshot
 				ri.maxSeq = max(ri.maxSeq, rec.Seq, rec.Upto)
 				ri.trailing = false
 			} else {

@@ -9,34 +9,34 @@ import (
 // header, then clients, revocation generations, groups, users and messages
 // (by seq). Replaying them into an empty state gives back this state, less
 // dead data.
-func (s *state) snapshot(at int64, emit func(*Record) error) error {
-	if err := emit(&Record{Op: OpSnapshot, Upto: s.seq}); err != nil {
+func (s *state) snapshot(at int64, emit func(*record) error) error {
+	if err := emit(&record{Op: opSnapshot, Upto: s.seq}); err != nil {
 		return err
 	}
 	for _, id := range sortedKeys(s.clients) {
 		c := s.clients[id]
-		if err := emit(&Record{Op: OpClientPut, ID: c.ID, Name: c.Name, Hash: c.Hash}); err != nil {
+		if err := emit(&record{Op: opClientPut, ID: c.ID, Name: c.Name, Hash: c.Hash}); err != nil {
 			return err
 		}
 	}
 	for _, id := range sortedKeys(s.clientGen) {
-		if err := emit(&Record{Op: OpGen, Kind: "client", User: id, Gen: s.clientGen[id]}); err != nil {
+		if err := emit(&record{Op: opGen, Kind: "client", User: id, Gen: s.clientGen[id]}); err != nil {
 			return err
 		}
 	}
 	for _, id := range sortedKeys(s.userGen) {
-		if err := emit(&Record{Op: OpGen, Kind: "user", User: id, Gen: s.userGen[id]}); err != nil {
+		if err := emit(&record{Op: opGen, Kind: "user", User: id, Gen: s.userGen[id]}); err != nil {
 			return err
 		}
 	}
 	for _, id := range sortedKeys(s.groups) {
-		if err := emit(&Record{Op: OpGroupPut, ID: id}); err != nil {
+		if err := emit(&record{Op: opGroupPut, ID: id}); err != nil {
 			return err
 		}
 	}
 	for _, id := range sortedKeys(s.users) {
 		u := s.users[id]
-		if err := emit(&Record{Op: OpUserPut, ID: id, Groups: u.groups}); err != nil {
+		if err := emit(&record{Op: opUserPut, ID: id, Groups: u.groups}); err != nil {
 			return err
 		}
 	}
@@ -51,9 +51,9 @@ func (s *state) snapshot(at int64, emit func(*Record) error) error {
 	})
 	slices.SortFunc(open, func(a, b *Message) int { return cmp.Compare(a.Seq, b.Seq) })
 	for _, m := range open {
-		r := &Record{Seq: m.Seq, Op: OpMsg, ID: m.ID, Event: m.Event, Message: m.Body, Created: m.Created, Expires: m.Expires}
-		for i := range m.Recipients {
-			rc := &m.Recipients[i]
+		r := &record{Seq: m.Seq, Op: opMsg, ID: m.ID, Event: m.Event, Message: m.Body, Created: m.Created, Expires: m.Expires}
+		for i := range m.recipients {
+			rc := &m.recipients[i]
 			if rc.Gone {
 				continue
 			}

@@ -22,9 +22,9 @@ func TestTornBatch(t *testing.T) {
 		var all [][]byte
 		var buf []byte
 		for _, l := range lines {
-			r := &Record{Op: OpGroupPut, ID: "g"}
+			r := &record{Op: opGroupPut, ID: "g"}
 			if l.snap > 0 {
-				r = &Record{Op: OpSnapshot, Upto: l.snap}
+				r = &record{Op: opSnapshot, Upto: l.snap}
 			}
 			body, err := encodeBody(r)
 			if err != nil {

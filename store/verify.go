@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 // Report is what Verify found in a data directory.
@@ -99,53 +98,4 @@ func Verify(dir string, repair bool) (Report, error) {
 	}
 	rep.MovedAside = aside
 	return rep, nil
-}
-
-// BackupDir writes a backup of a directory no hub is using.
-func BackupDir(dir string, w io.Writer, extra ...string) error {
-	s, err := Open(Options{Dir: dir, CompactMin: -1})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return s.Backup(w, extra...)
-}
-
-// saveAside copies bytes [from, to) of f to a new file beside path, named
-// path.kind-<UTC time>, and makes it durable (file and directory) before
-// the caller cuts them from the log: damage is moved, never deleted.
-func saveAside(f *os.File, path, kind string, from, to int64) (string, error) {
-	base := fmt.Sprintf("%s.%s-%s", path, kind, time.Now().UTC().Format("20060102T150405Z"))
-	name := base
-	var out *os.File
-	var err error
-	for i := 2; ; i++ {
-		out, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if !errors.Is(err, os.ErrExist) || i > 100 {
-			break
-		}
-		name = fmt.Sprintf("%s.%d", base, i)
-	}
-	if err != nil {
-		return "", fmt.Errorf("save %s part aside: %w", kind, err)
-	}
-	fail := func(err error) (string, error) {
-		out.Close()
-		os.Remove(name) // a partial copy would pass for the whole part
-		return "", err
-	}
-	if _, err := copyRange(out, f, from, to); err != nil {
-		return fail(fmt.Errorf("copy %s part to %s: %w", kind, name, err))
-	}
-	if err := out.Sync(); err != nil {
-		return fail(fmt.Errorf("sync %s: %w", name, err))
-	}
-	if err := out.Close(); err != nil {
-		os.Remove(name)
-		return "", fmt.Errorf("close %s: %w", name, err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return "", err
-	}
-	return name, nil
 }

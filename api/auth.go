@@ -1,0 +1,57 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"rtchub/auth"
+	"rtchub/internal/httpx"
+)
+
+func (s *server) token(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if !httpx.DecodeJSON(w, r, s.MaxBody, &req) {
+		return
+	}
+	c, gen, ok := s.Store.Client(req.ClientID)
+	// CheckSecret runs the slow hash even for an unknown id, so the answer
+	// takes as long either way.
+	if !auth.CheckSecret(c.Hash, req.ClientSecret) || !ok {
+		httpx.WriteError(w, http.StatusBadRequest, "Invalid client credentials")
+		return
+	}
+	now := s.Now()
+	tok := s.Signer.Sign(auth.Claims{Kind: auth.KindClient, Subject: c.ID, Gen: gen, IssuedAt: now, ExpiresAt: now.Add(s.AccessTokenTTL)})
+	// A struct, not a map: the fields go out in SPEC.md's order.
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		AccessToken string `json:"access_token"`
+		Type        string `json:"type"`
+		ExpiresIn   int64  `json:"expires_in"`
+	}{tok, "Bearer", int64(s.AccessTokenTTL / time.Second)})
+}
+
+// authed requires a valid application token.
+func (s *server) authed(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := httpx.BearerToken(r)
+		msg := ""
+		if tok == "" {
+			msg = "missing access token: send Authorization: Bearer <access_token>"
+		} else if c, err := s.Signer.Verify(tok, auth.KindClient, s.Now()); err != nil {
+			// Every refusal here is a 401: the API has no other answer
+			// for a bad credential.
+			_, msg = httpx.TokenError(err)
+		} else if _, gen, ok := s.Store.Client(c.Subject); !ok || gen != c.Gen {
+			msg = "access token revoked: its client was removed"
+		}
+		if msg != "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="rtchub"`)
+			httpx.WriteError(w, http.StatusUnauthorized, msg)
+			return
+		}
+		next(w, r)
+	})
+}

@@ -1,0 +1,175 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"rtchub/auth"
+	"rtchub/internal/httpx"
+	"rtchub/store"
+)
+
+// NotifyRequest is the body of POST /api/message/notify. Ids and Payload are
+// the spellings of earlier hubs for Users and Message.
+type NotifyRequest struct {
+	Users   []string        `json:"users"`
+	Ids     []string        `json:"ids"`
+	Groups  []string        `json:"groups"`
+	Message json.RawMessage `json:"message"`
+	Payload json.RawMessage `json:"payload"`
+	Event   string          `json:"event"`
+	TTL     *int64          `json:"ttl"`
+}
+
+// Validate checks a notify body against the limits and returns the
+// notification to send, or a message for a 400.
+func (req *NotifyRequest) Validate(maxMessage int, defTTL, maxTTL time.Duration) (store.Notification, string) {
+	n := store.Notification{Users: append(req.Users, req.Ids...), Groups: req.Groups, Event: req.Event, TTL: defTTL}
+	if len(n.Users) == 0 && len(n.Groups) == 0 {
+		return n, "no recipients: give users or groups"
+	}
+	for _, id := range n.Users {
+		if !auth.ValidID(id) {
+			return n, fmt.Sprintf("invalid user id %q: "+auth.IDRule, httpx.Clip(id))
+		}
+	}
+	for _, id := range n.Groups {
+		if !auth.ValidID(id) {
+			return n, fmt.Sprintf("invalid group id %q: "+auth.IDRule, httpx.Clip(id))
+		}
+	}
+	body := req.Message
+	switch {
+	case body != nil && req.Payload != nil:
+		return n, `give "message" or "payload", not both`
+	case body == nil:
+		body = req.Payload
+	}
+	if body == nil {
+		return n, `"message" is required`
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, body); err != nil {
+		return n, "message is not valid JSON"
+	}
+	if buf.Len() > maxMessage {
+		return n, fmt.Sprintf("message is larger than %d bytes", maxMessage)
+	}
+	n.Body = buf.Bytes()
+	if n.Event == "" {
+		n.Event = "message"
+	} else if !ValidEvent(n.Event) {
+		return n, "invalid event name: use 1-64 letters, digits, '.', '_', '-', ':'"
+	}
+	if req.TTL != nil {
+		if *req.TTL < 1 || *req.TTL > int64(maxTTL/time.Second) {
+			return n, fmt.Sprintf("ttl must be from 1 to %d seconds", int64(maxTTL/time.Second))
+		}
+		n.TTL = time.Duration(*req.TTL) * time.Second
+	}
+	return n, ""
+}
+
+// ValidEvent reports whether s may be an SSE event name: it goes on an
+// `event:` line, so no line breaks, and nothing a client would trip on.
+func ValidEvent(s string) bool { return validName(s, 64, "._-:") }
+
+func (s *server) notify(w http.ResponseWriter, r *http.Request) {
+	var req NotifyRequest
+	if !httpx.DecodeJSON(w, r, s.MaxBody, &req) {
+		return
+	}
+	n, msg := req.Validate(s.MaxMessage, s.MessageTTL, s.MaxMessageTTL)
+	if msg != "" {
+		httpx.WriteError(w, http.StatusBadRequest, msg)
+		return
+	}
+	rc, err := s.Store.Notify(r.Context(), n)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusAccepted, struct {
+		ID         string `json:"id"`
+		Seq        uint64 `json:"seq"`
+		Recipients int    `json:"recipients"`
+	}{rc.ID, rc.Seq, rc.Recipients})
+}
+
+func (s *server) acknowledge(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		MessageID string `json:"message_id"`
+		UserID    string `json:"user_id"`
+	}
+	if !httpx.DecodeJSON(w, r, s.MaxBody, &req) {
+		return
+	}
+	if !httpx.CheckMessageID(w, req.MessageID) {
+		return
+	}
+	if !checkIDs(w, "user_id", req.UserID) {
+		return
+	}
+	if err := s.Store.Ack(r.Context(), req.MessageID, req.UserID); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// MessageJSON is a message as GET /api/message/{id} shows it.
+type MessageJSON struct {
+	ID         string          `json:"id"`
+	Seq        uint64          `json:"seq"`
+	Event      string          `json:"event"`
+	Message    json.RawMessage `json:"message"`
+	CreatedAt  string          `json:"created_at"`
+	ExpiresAt  string          `json:"expires_at"`
+	Recipients []RecipientJSON `json:"recipients"`
+}
+
+// RecipientJSON is one user's copy.
+type RecipientJSON struct {
+	UserID       string `json:"user_id"`
+	Delivered    bool   `json:"delivered"`
+	Acknowledged bool   `json:"acknowledged"`
+}
+
+func (s *server) getMessage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("message_id")
+	if !httpx.CheckMessageID(w, id) {
+		return
+	}
+	m, ok := s.Store.Message(id)
+	if !ok {
+		s.fail(w, &store.NotFoundError{Kind: "message", ID: id})
+		return
+	}
+	out := MessageJSON{
+		ID: m.ID, Seq: m.Seq, Event: m.Event, Message: m.Body,
+		CreatedAt: m.Created.Format(httpx.TimeFormat), ExpiresAt: m.Expires.Format(httpx.TimeFormat),
+		Recipients: make([]RecipientJSON, len(m.Recipients)),
+	}
+	for i, rc := range m.Recipients {
+		out.Recipients[i] = RecipientJSON{rc.User, rc.Delivered, rc.Acked}
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// validName reports whether s is 1 to max letters, digits and bytes of extra.
+func validName(s string, max int, extra string) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
+			return false
+		}
+	}
+	return true
+}

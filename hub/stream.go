@@ -1,0 +1,123 @@
+package hub
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+type item struct {
+	b    []byte
+	mark *atomic.Bool // set once the frame is written; nil for pings
+}
+
+// Stream is one open event stream.
+type Stream struct {
+	h    *Hub
+	user string
+
+	mu           sync.Mutex
+	conn         net.Conn
+	raw          syscall.RawConn // nil: fall back to deadline writes
+	q            []item
+	spare        []item // an emptied queue to swap in at the next flush
+	live         bool   // replay done: writers may write
+	scheduled    bool   // in the work queue or being written
+	closed       bool
+	partial      []byte // bytes a non-blocking write left over
+	partialMarks []*atomic.Bool
+	lastWrite    int64 // unix nanos of the last write, for the heartbeat
+}
+
+// Start writes the response head and the replay with blocking writes, each
+// chunk under its own WriteTimeout (a slow but steady reader gets its whole
+// backlog), marks replayed copies delivered, and makes the stream live. The
+// hub owns conn from here on. replay calls emit for each chunk in order.
+func (s *Stream) Start(conn net.Conn, replay func(emit func(b []byte, marks []*atomic.Bool) error) error) error {
+	h := s.h
+	emit := func(b []byte, marks []*atomic.Bool) error {
+		conn.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout))
+		if _, err := conn.Write(b); err != nil {
+			return err
+		}
+		for _, m := range marks {
+			m.Store(true)
+		}
+		h.Metrics.Delivered.Add(uint64(len(marks)))
+		return nil
+	}
+	err := replay(emit)
+	conn.SetDeadline(time.Time{})
+	s.mu.Lock()
+	s.conn = conn
+	s.raw = rawConnOf(conn)
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		// Closed during the replay (deleted, revoked, overflowed).
+		closeConn(conn)
+		return ErrClosed
+	}
+	if err != nil {
+		s.Close()
+		return err
+	}
+	s.mu.Lock()
+	s.live = true
+	s.lastWrite = time.Now().UnixNano()
+	if len(s.q) > 0 && !s.scheduled {
+		s.scheduled = true
+		h.schedule(s)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Stream) enqueue(it item) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	if len(s.q) >= s.h.opts.QueueLen {
+		s.mu.Unlock()
+		s.h.Metrics.Cut.Add(1)
+		s.h.log.Info("hub: stream cut: client too slow to read", "user", s.user)
+		s.Close()
+		return
+	}
+	s.q = append(s.q, it)
+	if s.live && !s.scheduled {
+		s.scheduled = true
+		s.h.schedule(s)
+	}
+	s.mu.Unlock()
+}
+
+// Close ends the stream: the connection is shut (with a FIN, so the client
+// sees a clean end and reconnects) and the stream leaves the hub.
+func (s *Stream) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	conn := s.conn
+	s.q = nil
+	s.mu.Unlock()
+	if conn != nil {
+		closeConn(conn)
+	}
+	// Not inline: Close may run under the hub's read lock (Send).
+	go s.h.remove(s)
+}
+
+func closeConn(conn net.Conn) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	conn.Close()
+}

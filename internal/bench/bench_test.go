@@ -1,0 +1,67 @@
+package bench_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"rtchub/internal/bench"
+	"rtchub/internal/server"
+	"rtchub/internal/testkit"
+	"rtchub/store"
+)
+
+// startHub runs a real hub on loopback, as `rtchub serve` starts one.
+func startHub(t *testing.T) (apiURL, sseURL string) {
+	t.Helper()
+	h := testkit.StartHub(t, t.TempDir(), func(c *server.Config) {
+		c.Store.Fsync, c.Store.CompactMin = store.FsyncNever, -1
+	})
+	return h.API, h.SSE
+}
+
+func TestRun(t *testing.T) {
+	apiURL, sseURL := startHub(t)
+	tests := []struct {
+		name string
+		cfg  bench.Config
+		want int64 // expected events
+	}{
+		{"broadcast", bench.Config{Scenario: "broadcast", Streams: 5, Notifies: 40, Publishers: 4}, 200},
+		{"broadcast at a rate, with a stalled reader", bench.Config{Scenario: "broadcast", Streams: 3, Notifies: 20, Rate: 200, Stalled: 1}, 60},
+		{"unicast", bench.Config{Scenario: "unicast", Streams: 4, Notifies: 40, Publishers: 4}, 40},
+		{"idle", bench.Config{Scenario: "idle", Streams: 3, Hold: 50 * time.Millisecond}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.API, cfg.SSE, cfg.ClientID, cfg.ClientSecret = apiURL, sseURL, testkit.ClientID, testkit.ClientSecret
+			cfg.Timeout, cfg.Settle = 30*time.Second, 5*time.Second
+			res, err := bench.Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.NotifyErrors != 0 || res.Lost != 0 || res.Duplicated != 0 {
+				t.Fatalf("errors %d, lost %d, duplicated %d (%s)", res.NotifyErrors, res.Lost, res.Duplicated, res.FirstError)
+			}
+			if res.Expected != tt.want || res.Delivered != tt.want {
+				t.Fatalf("expected %d and delivered %d events, want %d", res.Expected, res.Delivered, tt.want)
+			}
+			if tt.want > 0 && (res.LatP50 <= 0 || res.LatMax < res.LatP99 || res.LatP99 < res.LatP50) {
+				t.Fatalf("latencies p50 %v p99 %v max %v", res.LatP50, res.LatP99, res.LatMax)
+			}
+		})
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	for _, cfg := range []bench.Config{
+		{Scenario: "fanfare", Streams: 1},
+		{Scenario: "idle", Streams: 0},
+		{Scenario: "idle", Streams: 1, API: "http://127.0.0.1:1"}, // nothing listens
+	} {
+		if _, err := bench.Run(context.Background(), cfg); err == nil {
+			t.Errorf("Run(%+v) succeeded", cfg)
+		}
+	}
+}

@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+type reader struct {
+	conn  net.Conn
+	br    *bufio.Reader
+	ready chan struct{}
+
+	mu        sync.Mutex
+	seen      []uint64 // bitset of message numbers
+	delivered int64
+	dups      int64
+	lat       []time.Duration
+	last      time.Time
+	eof       bool
+}
+
+func dialStream(ctx context.Context, base, token string) (net.Conn, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(conn, "GET %s/sse?token=%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", strings.TrimRight(u.Path, "/"), url.QueryEscape(token), u.Host)
+	return conn, nil
+}
+
+func openStream(ctx context.Context, base, token string, notifies int) (*reader, error) {
+	conn, err := dialStream(ctx, base, token)
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(conn, 4096)
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 200 ") {
+		conn.Close()
+		return nil, fmt.Errorf("stream refused: %q %v", strings.TrimSpace(status), err)
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	conn.SetReadDeadline(time.Time{})
+	return &reader{conn: conn, br: br, ready: make(chan struct{}), seen: make([]uint64, (notifies+63)/64)}, nil
+}
+
+var msgKey = []byte(`"message":{"n":`)
+
+func (r *reader) loop() {
+	readyOnce := sync.OnceFunc(func() { close(r.ready) })
+	defer readyOnce()
+	for {
+		line, err := r.br.ReadSlice('\n')
+		if err != nil {
+			r.mu.Lock()
+			r.eof = true
+			r.mu.Unlock()
+			return
+		}
+		if bytes.HasPrefix(line, []byte("retry:")) {
+			readyOnce()
+			continue
+		}
+		if !bytes.HasPrefix(line, []byte("data: ")) {
+			continue
+		}
+		now := time.Now()
+		i := bytes.Index(line, msgKey)
+		if i < 0 {
+			continue
+		}
+		rest := line[i+len(msgKey):]
+		n, rest := parseInt(rest)
+		t := int64(0)
+		if bytes.HasPrefix(rest, []byte(`,"t":`)) {
+			t, _ = parseInt(rest[5:])
+		}
+		r.mu.Lock()
+		r.delivered++
+		if n >= 0 && int(n/64) < len(r.seen) {
+			bit := uint64(1) << (n % 64)
+			if r.seen[n/64]&bit != 0 {
+				r.dups++
+			}
+			r.seen[n/64] |= bit
+		}
+		if t > 0 {
+			r.lat = append(r.lat, now.Sub(time.Unix(0, t)))
+		}
+		r.last = now
+		r.mu.Unlock()
+	}
+}
+
+func parseInt(b []byte) (int64, []byte) {
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	v, err := strconv.ParseInt(string(b[:i]), 10, 64)
+	if err != nil {
+		return -1, b[i:]
+	}
+	return v, b[i:]
+}
+
+func closeAll(rs []*reader) {
+	for _, r := range rs {
+		if r != nil {
+			r.conn.Close()
+		}
+	}
+}
+
+func sumDelivered(rs []*reader) int64 {
+	var n int64
+	for _, r := range rs {
+		r.mu.Lock()
+		n += r.delivered - r.dups
+		r.mu.Unlock()
+	}
+	return n
+}

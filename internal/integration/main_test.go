@@ -1,0 +1,53 @@
+package integration
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"runtime"
+	"testing"
+
+	"rtchub/internal/server"
+	"rtchub/internal/testkit"
+)
+
+// TestMain lets more of these tests run at once than the default
+// -parallel (GOMAXPROCS): they mostly wait on fsync, bcrypt in another hub,
+// or the network, not on a CPU. An explicit -parallel wins.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set && runtime.GOMAXPROCS(0) < 4 {
+		flag.Set("test.parallel", "4")
+	}
+	code := m.Run()
+	testkit.RemoveBinary()
+	os.Exit(code)
+}
+
+// noPendingCap is --max-pending -1.
+func noPendingCap(c *server.Config) { c.Store.MaxPending = -1 }
+
+// startChild runs the built binary as `rtchub serve` on dir (see
+// testkit.StartChild).
+func startChild(t testing.TB, dir string, extra ...string) (*exec.Cmd, <-chan struct{}, *testkit.Hub) {
+	t.Helper()
+	c := testkit.StartChild(t, dir, extra...)
+	return c.Cmd, c.Exited, c.Hub
+}
+
+// runBinary runs the built rtchub with args and returns what it printed
+// (stdout and stderr) and its exit code.
+func runBinary(t testing.TB, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(testkit.Binary(t), args...)
+	cmd.Env = []string{}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("rtchub %v: %v", args, err)
+	}
+	return string(out), cmd.ProcessState.ExitCode()
+}

@@ -1,0 +1,217 @@
+package main
+
+// Tests of the command line itself: flags and their environment twins
+// reach the server's Config, usage errors exit 2, and `rtchub serve` run
+// through run() serves. What the hub does with a Config is tested in
+// internal/integration.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"rtchub/internal/server"
+	"rtchub/internal/testkit"
+)
+
+// testEnv is the whole environment a command sees: nothing leaks in from
+// the real one (an RTCHUB_* variable of the machine would change flags).
+func testEnv(vars map[string]string) func(string) string {
+	env := map[string]string{
+		"RTCHUB_CLIENT_ID":     testkit.ClientID,
+		"RTCHUB_CLIENT_SECRET": testkit.ClientSecret,
+	}
+	for k, v := range vars {
+		env[k] = v
+	}
+	return func(k string) string { return env[k] }
+}
+
+// runCmd runs an rtchub command in-process, with no client in the
+// environment, and returns its stdout (and stderr, on error).
+func runCmd(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, testEnv(map[string]string{"RTCHUB_CLIENT_ID": "", "RTCHUB_CLIENT_SECRET": ""}), &out, &errOut)
+	if err != nil {
+		return out.String() + errOut.String(), err
+	}
+	return out.String(), nil
+}
+
+// served is `rtchub serve` run through run(), on ports picked beforehand.
+type served struct {
+	*testkit.Hub
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startServe runs `rtchub serve --data-dir dir` plus extra flags with the
+// environment env (on top of testEnv's), and waits until both listeners
+// answer /healthz.
+func startServe(t *testing.T, dir string, env map[string]string, extra ...string) *served {
+	t.Helper()
+	apiAddr, sseAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
+	args := append([]string{"serve", "--api-addr", apiAddr, "--sse-addr", sseAddr, "--data-dir", dir}, extra...)
+	ctx, cancel := context.WithCancel(context.Background())
+	lb := &testkit.LogBuffer{}
+	s := &served{Hub: testkit.Remote(dir, "http://"+apiAddr, "http://"+sseAddr, lb), cancel: cancel, done: make(chan error, 1)}
+	go func() { s.done <- run(ctx, args, testEnv(env), io.Discard, lb) }()
+	t.Cleanup(func() { s.stop(t) })
+	testkit.Eventually(t, "rtchub serve answers /healthz", func() bool {
+		select {
+		case err := <-s.done:
+			t.Fatalf("rtchub serve exited: %v\n%s", err, lb.String())
+		default:
+		}
+		return testkit.Healthy(s.API) && testkit.Healthy(s.SSE)
+	})
+	return s
+}
+
+// stop cancels run's context (the SIGTERM path) and wants it to return nil.
+func (s *served) stop(t *testing.T) {
+	t.Helper()
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	s.cancel = nil
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("rtchub serve returned %v after shutdown, want nil", err)
+		}
+	case <-time.After(4 * testkit.Guard):
+		t.Errorf("rtchub serve did not return within %v of shutdown", 4*testkit.Guard)
+	}
+}
+
+// parseServe parses args and env as `rtchub serve` does, without serving.
+func parseServe(t *testing.T, env map[string]string, args ...string) (server.Config, serveText, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("rtchub serve", flag.ContinueOnError)
+	cfg, txt := serveFlags(fs)
+	_, err := parseFlags(fs, args, func(k string) string { return env[k] }, io.Discard)
+	return *cfg, *txt, err
+}
+
+// TestServeFlags: every flag and its environment twin reach the Config;
+// flags win over the environment; nothing given means DefaultConfig.
+func TestServeFlags(t *testing.T) {
+	t.Parallel()
+	cfg, txt, err := parseServe(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := server.DefaultConfig(); !reflect.DeepEqual(cfg, want) {
+		t.Errorf("no flags:\n got %+v\nwant %+v", cfg, want)
+	}
+	if txt.fsync != "always" || txt.corsOrigins != "*" || txt.logFormat != "text" || txt.logLevel != "info" {
+		t.Errorf("text defaults %+v", txt)
+	}
+
+	for _, tc := range []struct {
+		flag, value string
+		get         func(server.Config, serveText) any
+		want        any
+	}{
+		{"api-addr", "127.0.0.1:9", func(c server.Config, _ serveText) any { return c.APIAddr }, "127.0.0.1:9"},
+		{"sse-addr", "[::1]:9", func(c server.Config, _ serveText) any { return c.SSEAddr }, "[::1]:9"},
+		{"data-dir", "/d", func(c server.Config, _ serveText) any { return c.Store.Dir }, "/d"},
+		{"fsync", "never", func(_ server.Config, t serveText) any { return t.fsync }, "never"},
+		{"fsync-interval", "1s", func(c server.Config, _ serveText) any { return c.Store.FsyncInterval }, time.Second},
+		{"cors-origins", "https://a.example, https://b.example", func(_ server.Config, t serveText) any { return splitList(t.corsOrigins) }, []string{"https://a.example", "https://b.example"}},
+		{"heartbeat", "3s", func(c server.Config, _ serveText) any { return c.Hub.Heartbeat }, 3 * time.Second},
+		{"retry", "1700ms", func(c server.Config, _ serveText) any { return c.SSE.Retry }, 1700 * time.Millisecond},
+		{"max-body", "4096", func(c server.Config, _ serveText) any { return c.MaxBody }, int64(4096)},
+		{"max-message", "64", func(c server.Config, _ serveText) any { return c.API.MaxMessage }, 64},
+		{"max-streams", "3", func(c server.Config, _ serveText) any { return c.Hub.MaxStreams }, 3},
+		{"max-streams-per-user", "2", func(c server.Config, _ serveText) any { return c.Hub.MaxPerUser }, 2},
+		{"max-pending", "-1", func(c server.Config, _ serveText) any { return c.Store.MaxPending }, -1},
+		{"queue-len", "8", func(c server.Config, _ serveText) any { return c.Hub.QueueLen }, 8},
+		{"keep-acked", "5", func(c server.Config, _ serveText) any { return c.Store.KeepAcked }, 5},
+		{"compact-min", "50", func(c server.Config, _ serveText) any { return c.Store.CompactMin }, 50},
+		{"write-timeout", "2s", func(c server.Config, _ serveText) any { return c.Hub.WriteTimeout }, 2 * time.Second},
+		{"access-token-ttl", "1s", func(c server.Config, _ serveText) any { return c.API.AccessTokenTTL }, time.Second},
+		{"user-token-ttl", "1m", func(c server.Config, _ serveText) any { return c.API.UserTokenTTL }, time.Minute},
+		{"max-user-token-ttl", "2h", func(c server.Config, _ serveText) any { return c.API.MaxUserTokenTTL }, 2 * time.Hour},
+		{"message-ttl", "3m", func(c server.Config, _ serveText) any { return c.API.MessageTTL }, 3 * time.Minute},
+		{"max-message-ttl", "4h", func(c server.Config, _ serveText) any { return c.API.MaxMessageTTL }, 4 * time.Hour},
+		{"shutdown-timeout", "9s", func(c server.Config, _ serveText) any { return c.ShutdownTimeout }, 9 * time.Second},
+		{"read-header-timeout", "1s", func(c server.Config, _ serveText) any { return c.ReadHeaderTimeout }, time.Second},
+		{"idle-timeout", "7s", func(c server.Config, _ serveText) any { return c.IdleTimeout }, 7 * time.Second},
+		{"pprof", "true", func(c server.Config, _ serveText) any { return c.Pprof }, true},
+		{"log-format", "json", func(_ server.Config, t serveText) any { return t.logFormat }, "json"},
+		{"log-level", "debug", func(_ server.Config, t serveText) any { return t.logLevel }, "debug"},
+	} {
+		t.Run(tc.flag, func(t *testing.T) {
+			env := envName(tc.flag)
+			for how, parse := range map[string]func() (server.Config, serveText, error){
+				"flag":            func() (server.Config, serveText, error) { return parseServe(t, nil, "--"+tc.flag+"="+tc.value) },
+				"env twin " + env: func() (server.Config, serveText, error) { return parseServe(t, map[string]string{env: tc.value}) },
+			} {
+				c, txt, err := parse()
+				if err != nil {
+					t.Fatalf("%s: %v", how, err)
+				}
+				if got := tc.get(c, txt); !reflect.DeepEqual(got, tc.want) {
+					t.Errorf("%s %s: got %v, want %v", how, tc.value, got, tc.want)
+				}
+			}
+		})
+	}
+
+	// The flag wins over its environment twin.
+	c, _, err := parseServe(t, map[string]string{"RTCHUB_RETRY": "5s"}, "--retry", "1s")
+	if err != nil || c.SSE.Retry != time.Second {
+		t.Errorf("--retry 1s with RTCHUB_RETRY=5s: %v, %v", c.SSE.Retry, err)
+	}
+	// A bad value, by flag or environment, is a usage error naming it.
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		name string
+	}{
+		{nil, []string{"--queue-len", "many"}, "queue-len"},
+		{map[string]string{"RTCHUB_HEARTBEAT": "often"}, nil, "RTCHUB_HEARTBEAT"},
+		{nil, []string{"--no-such-flag"}, "no-such-flag"},
+	} {
+		_, _, err := parseServe(t, tc.env, tc.args...)
+		if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%v %v: %v (exit %d), want a usage error naming %s", tc.env, tc.args, err, exitCode(err), tc.name)
+		}
+	}
+}
+
+// TestServeUsageErrors: mistakes that only serve itself sees exit 2
+// before anything is opened.
+func TestServeUsageErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir() + "/data"
+	for _, args := range [][]string{
+		{"serve", "extra-argument", "--data-dir", dir},
+		{"serve", "--fsync", "sometimes", "--data-dir", dir},
+		{"serve", "--log-format", "xml", "--data-dir", dir},
+		{"serve", "--log-level", "loud", "--data-dir", dir},
+		{"no-such-command"},
+		{},
+	} {
+		if err := run(context.Background(), args, testEnv(nil), io.Discard, io.Discard); exitCode(err) != 2 {
+			t.Errorf("rtchub %q: %v (exit %d), want a usage error", args, err, exitCode(err))
+		}
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a usage error created the data directory: %v", err)
+	}
+	if out, err := runCmd(t, "version"); err != nil || !strings.HasPrefix(out, "rtchub ") {
+		t.Errorf("rtchub version: %v %q", err, out)
+	}
+}

@@ -1,0 +1,58 @@
+package sse
+
+import (
+	"errors"
+	"net/http"
+
+	"rtchub/auth"
+	"rtchub/internal/httpx"
+)
+
+func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
+	claims, ok := s.userToken(w, r)
+	if !ok {
+		return
+	}
+	var req struct {
+		MessageID string `json:"message_id"`
+	}
+	if !httpx.DecodeJSON(w, r, s.cfg.MaxBody, &req) {
+		return
+	}
+	if !httpx.CheckMessageID(w, req.MessageID) {
+		return
+	}
+	if err := s.cfg.Store.Ack(r.Context(), req.MessageID, claims.Subject); err != nil {
+		httpx.FailStore(w, s.cfg.Logger, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// userToken finds and checks the user token of a request. On failure it
+// has answered: 400 when there is no token or it is not one, 401 when it
+// is refused.
+func (s *Server) userToken(w http.ResponseWriter, r *http.Request) (auth.Claims, bool) {
+	tok := r.URL.Query().Get("token")
+	if tok == "" {
+		tok = httpx.BearerToken(r)
+	}
+	if tok == "" {
+		httpx.WriteError(w, http.StatusBadRequest, "missing token: pass ?token=<user token> or Authorization: Bearer <user token>")
+		return auth.Claims{}, false
+	}
+	c, err := s.cfg.Signer.Verify(tok, auth.KindUser, s.cfg.Now())
+	if err != nil {
+		code, msg := httpx.TokenError(err)
+		if errors.Is(err, auth.ErrWrongKind) {
+			msg += ": use a user token from GET /api/user/{id}/token"
+		}
+		httpx.WriteError(w, code, msg)
+		return c, false
+	}
+	if gen, exists := s.cfg.Store.UserGen(c.Subject); !exists || gen != c.Gen {
+		httpx.WriteError(w, http.StatusUnauthorized, "token revoked or user deleted")
+		return c, false
+	}
+	return c, true
+}

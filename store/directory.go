@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"slices"
+)
+
+// NotFoundError names the first unknown thing in a request.
+type NotFoundError struct {
+	Kind string // "user", "group", "client", "message"
+	ID   string
+}
+
+func (e *NotFoundError) Error() string { return "unknown " + e.Kind + ": " + e.ID }
+
+// UserInfo is a user as the API shows it.
+type UserInfo struct {
+	ID      string
+	Groups  []string
+	Pending int
+}
+
+// GroupInfo is a group with its members, sorted.
+type GroupInfo struct {
+	ID    string
+	Users []string
+}
+
+// GroupSummary is a group with its member count.
+type GroupSummary struct {
+	ID      string
+	Members int
+}
+
+// PutClient creates a client or replaces its name and secret hash.
+func (s *Store) PutClient(ctx context.Context, id, name, hash string) (created bool, err error) {
+	s.mu.RLock()
+	_, exists := s.st.clients[id]
+	s.mu.RUnlock()
+	r := &request{rec: record{Op: opClientPut, ID: id, Name: name, Hash: hash}}
+	if err := s.append(ctx, r); err != nil {
+		return false, err
+	}
+	return !exists, nil
+}
+
+// RemoveClient removes a client and ends its access tokens.
+func (s *Store) RemoveClient(ctx context.Context, id string) error {
+	if _, _, ok := s.Client(id); !ok {
+		return &NotFoundError{"client", id}
+	}
+	return s.append(ctx, &request{rec: record{Op: opClientDel, ID: id}})
+}
+
+// Client returns a client and its token generation.
+func (s *Store) Client(id string) (c Client, gen uint64, ok bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := s.st.clients[id]
+	if p == nil {
+		return Client{}, s.st.clientGen[id], false
+	}
+	return *p, s.st.clientGen[id], true
+}
+
+// Clients lists clients by id.
+func (s *Store) Clients() []Client {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]Client, 0, len(s.st.clients))
+	for _, id := range sortedKeys(s.st.clients) {
+		out = append(out, *s.st.clients[id])
+	}
+	return out
+}
+
+// PutUser creates a user or replaces its groups. Every group must exist.
+func (s *Store) PutUser(ctx context.Context, id string, groups []string) (UserInfo, bool, error) {
+	groups = dedupe(groups)
+	s.mu.RLock()
+	_, exists := s.st.users[id]
+	for _, g := range groups {
+		if s.st.groups[g] == nil {
+			s.mu.RUnlock()
+			return UserInfo{}, false, &NotFoundError{"group", g}
+		}
+	}
+	s.mu.RUnlock()
+	if err := s.append(ctx, &request{rec: record{Op: opUserPut, ID: id, Groups: groups}}); err != nil {
+		return UserInfo{}, false, err
+	}
+	u, _ := s.User(id)
+	return u, !exists, nil
+}
+
+// User returns one user.
+func (s *Store) User(id string) (UserInfo, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	u := s.st.users[id]
+	if u == nil {
+		return UserInfo{}, false
+	}
+	return s.userInfo(u), true
+}
+
+func (s *Store) userInfo(u *user) UserInfo {
+	return UserInfo{ID: u.id, Groups: slices.Clone(u.groups), Pending: len(u.pending)}
+}
+
+// Users lists users by id; with a group, only its members.
+func (s *Store) Users(group string) ([]UserInfo, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var ids []string
+	if group != "" {
+		g := s.st.groups[group]
+		if g == nil {
+			return nil, &NotFoundError{"group", group}
+		}
+		ids = sortedKeys(g.members)
+	} else {
+		ids = sortedKeys(s.st.users)
+	}
+	out := make([]UserInfo, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, s.userInfo(s.st.users[id]))
+	}
+	return out, nil
+}
+
+// UserGen returns the user's token generation and whether the user exists.
+func (s *Store) UserGen(id string) (gen uint64, exists bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.st.userGen[id], s.st.users[id] != nil
+}
+
+// DeleteUser removes a user, drops its pending copies, and ends its tokens.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	if _, ok := s.User(id); !ok {
+		return &NotFoundError{"user", id}
+	}
+	return s.append(ctx, &request{rec: record{Op: opUserDel, ID: id}})
+}
+
+// RevokeUser ends every token issued to the user so far.
+func (s *Store) RevokeUser(ctx context.Context, id string) error {
+	if _, ok := s.User(id); !ok {
+		return &NotFoundError{"user", id}
+	}
+	return s.append(ctx, &request{rec: record{Op: opRevoke, User: id}})
+}
+
+// PutGroup creates a group or adds members to it. Every user must exist.
+func (s *Store) PutGroup(ctx context.Context, id string, users []string) (GroupInfo, bool, error) {
+	users = dedupe(users)
+	s.mu.RLock()
+	_, exists := s.st.groups[id]
+	for _, u := range users {
+		if s.st.users[u] == nil {
+			s.mu.RUnlock()
+			return GroupInfo{}, false, &NotFoundError{"user", u}
+		}
+	}
+	s.mu.RUnlock()
+	if err := s.append(ctx, &request{rec: record{Op: opGroupPut, ID: id, Users: users}}); err != nil {
+		return GroupInfo{}, false, err
+	}
+	g, _ := s.Group(id)
+	return g, !exists, nil
+}
+
+// Group returns a group and its members.
+func (s *Store) Group(id string) (GroupInfo, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	g := s.st.groups[id]
+	if g == nil {
+		return GroupInfo{}, false
+	}
+	return GroupInfo{ID: g.id, Users: sortedKeys(g.members)}, true
+}
+
+// Groups lists groups by id.
+func (s *Store) Groups() []GroupSummary {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]GroupSummary, 0, len(s.st.groups))
+	for _, id := range sortedKeys(s.st.groups) {
+		out = append(out, GroupSummary{ID: id, Members: len(s.st.groups[id].members)})
+	}
+	return out
+}
+
+// DeleteGroup removes a group; its users stay.
+func (s *Store) DeleteGroup(ctx context.Context, id string) error {
+	if _, ok := s.Group(id); !ok {
+		return &NotFoundError{"group", id}
+	}
+	return s.append(ctx, &request{rec: record{Op: opGroupDel, ID: id}})
+}
+
+// dedupe drops repeated names, keeping the first of each in order.
+func dedupe(list []string) []string {
+	out := make([]string, 0, len(list))
+	seen := make(map[string]struct{}, len(list))
+	for _, v := range list {
+		if _, dup := seen[v]; !dup {
+			seen[v] = struct{}{}
+			out = append(out, v)
+		}
+	}
+	return out
+}
