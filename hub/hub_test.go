@@ -197,6 +197,22 @@ func eventually(tb testing.TB, timeout time.Duration, what string, cond func() b
 	}
 }
 
+// startLive opens a stream of user whose replay is "P\n\n" and returns
+// the client's reader of it.
+func startLive(t *testing.T, h *hub.Hub, p *pairer, user string) *reader {
+	t.Helper()
+	srv, cli := p.pair(t, false)
+	r := startReader(cli)
+	s, err := h.Attach(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(srv, replayOf([]byte("P\n\n"), nil)); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func newHub(tb testing.TB, opts hub.Options) *hub.Hub {
 	tb.Helper()
 	h := hub.New(opts)
@@ -353,23 +369,10 @@ func TestSendReachesEveryStreamOfUserOnly(t *testing.T) {
 	p := newPairer(t)
 	var us []*reader
 	for range 3 {
-		srv, cli := p.pair(t, false)
-		r := startReader(cli)
-		s, err := h.Attach("u")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(srv, replayOf([]byte("P\n\n"), nil)); err != nil {
-			t.Fatal(err)
-		}
+		r := startLive(t, h, p, "u")
 		us = append(us, r)
 	}
-	srvV, cliV := p.pair(t, false)
-	rv := startReader(cliV)
-	sv, _ := h.Attach("v")
-	if err := sv.Start(srvV, replayOf([]byte("P\n\n"), nil)); err != nil {
-		t.Fatal(err)
-	}
+	rv := startLive(t, h, p, "v")
 	if got := h.Online("u"); got != 3 {
 		t.Fatalf("Online(u) = %d, want 3", got)
 	}
@@ -398,23 +401,10 @@ func TestCloseUserEndsItsStreams(t *testing.T) {
 	p := newPairer(t)
 	var rs []*reader
 	for range 2 {
-		srv, cli := p.pair(t, false)
-		r := startReader(cli)
-		s, err := h.Attach("gone")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(srv, replayOf([]byte("P\n\n"), nil)); err != nil {
-			t.Fatal(err)
-		}
+		r := startLive(t, h, p, "gone")
 		rs = append(rs, r)
 	}
-	srvK, cliK := p.pair(t, false)
-	rk := startReader(cliK)
-	sk, _ := h.Attach("keep")
-	if err := sk.Start(srvK, replayOf([]byte("P\n\n"), nil)); err != nil {
-		t.Fatal(err)
-	}
+	rk := startLive(t, h, p, "keep")
 
 	h.Send("gone", frame(1, 50), nil)
 	for _, r := range rs {
@@ -521,12 +511,7 @@ func TestSlowReaderIsolation(t *testing.T) {
 func TestHeartbeatPings(t *testing.T) {
 	h := newHub(t, hub.Options{Heartbeat: 100 * time.Millisecond})
 	p := newPairer(t)
-	srv, cli := p.pair(t, false)
-	r := startReader(cli)
-	s, _ := h.Attach("u")
-	if err := s.Start(srv, replayOf([]byte("P\n\n"), nil)); err != nil {
-		t.Fatal(err)
-	}
+	r := startLive(t, h, p, "u")
 	got := r.wait(t, 5*time.Second, "two pings", func(b []byte, _ bool, _ error) bool {
 		return bytes.Count(b, []byte(": ping\n\n")) >= 2
 	})
@@ -550,12 +535,7 @@ func TestClosedClientIsNoticed(t *testing.T) {
 	if err := s.Start(srv, replayOf([]byte("P\n\n"), nil)); err != nil {
 		t.Fatal(err)
 	}
-	srv2, cli2 := p.pair(t, false)
-	r2 := startReader(cli2)
-	s2, _ := h.Attach("u")
-	if err := s2.Start(srv2, replayOf([]byte("P\n\n"), nil)); err != nil {
-		t.Fatal(err)
-	}
+	r2 := startLive(t, h, p, "u")
 	if h.Online("u") != 2 {
 		t.Fatalf("Online = %d, want 2", h.Online("u"))
 	}
