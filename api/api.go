@@ -47,6 +47,7 @@ type Config struct {
 	Signer  *auth.Signer
 	Logger  *slog.Logger
 	Metrics http.Handler // served at /metrics if set
+	Events  *Events      // served at /api/events if set
 	Now     func() time.Time
 }
 
@@ -96,6 +97,11 @@ func New(cfg Config) http.Handler {
 	mux.Handle("POST /api/message/notify", s.authed(s.notify))
 	mux.Handle("POST /api/message/acknowledge", s.authed(s.acknowledge))
 	mux.Handle("GET /api/message/{message_id}", s.authed(s.getMessage))
+	mux.Handle("DELETE /api/message/{message_id}", s.authed(s.recall))
+	mux.Handle("GET /api/user/{user_id}/messages", s.authed(s.inbox))
+	if cfg.Events != nil {
+		mux.Handle("GET /api/events", s.authedOrQuery(cfg.Events.ServeHTTP))
+	}
 	mux.Handle("GET /healthz", httpx.Health(cfg.Store))
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)

@@ -35,8 +35,21 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) {
 
 // authed requires a valid application token.
 func (s *server) authed(next http.HandlerFunc) http.Handler {
+	return s.checkToken(next, false)
+}
+
+// authedOrQuery is authed that also takes the token as ?token=, for event
+// streams, which browsers' EventSource opens without headers.
+func (s *server) authedOrQuery(next http.HandlerFunc) http.Handler {
+	return s.checkToken(next, true)
+}
+
+func (s *server) checkToken(next http.HandlerFunc, query bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := httpx.BearerToken(r)
+		if tok == "" && query {
+			tok = r.URL.Query().Get("token")
+		}
 		msg := ""
 		if tok == "" {
 			msg = "missing access token: send Authorization: Bearer <access_token>"

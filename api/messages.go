@@ -22,13 +22,14 @@ type NotifyRequest struct {
 	Message json.RawMessage `json:"message"`
 	Payload json.RawMessage `json:"payload"`
 	Event   string          `json:"event"`
+	Key     string          `json:"key"`
 	TTL     *int64          `json:"ttl"`
 }
 
 // Validate checks a notify body against the limits and returns the
 // notification to send, or a message for a 400.
 func (req *NotifyRequest) Validate(maxMessage int, defTTL, maxTTL time.Duration) (store.Notification, string) {
-	n := store.Notification{Users: append(req.Users, req.Ids...), Groups: req.Groups, Event: req.Event, TTL: defTTL}
+	n := store.Notification{Users: append(req.Users, req.Ids...), Groups: req.Groups, Event: req.Event, Key: req.Key, TTL: defTTL}
 	if len(n.Users) == 0 && len(n.Groups) == 0 {
 		return n, "no recipients: give users or groups"
 	}
@@ -60,10 +61,16 @@ func (req *NotifyRequest) Validate(maxMessage int, defTTL, maxTTL time.Duration)
 		return n, fmt.Sprintf("message is larger than %d bytes", maxMessage)
 	}
 	n.Body = buf.Bytes()
-	if n.Event == "" {
+	switch {
+	case n.Event == "":
 		n.Event = "message"
-	} else if !ValidEvent(n.Event) {
+	case !ValidEvent(n.Event):
 		return n, "invalid event name: use 1-64 letters, digits, '.', '_', '-', ':'"
+	case strings.HasPrefix(n.Event, "rtchub."):
+		return n, `invalid event name: names starting with "rtchub." are the hub's own events`
+	}
+	if n.Key != "" && !ValidEvent(n.Key) {
+		return n, "invalid key: use 1-64 letters, digits, '.', '_', '-', ':'"
 	}
 	if req.TTL != nil {
 		if *req.TTL < 1 || *req.TTL > int64(maxTTL/time.Second) {
@@ -74,8 +81,9 @@ func (req *NotifyRequest) Validate(maxMessage int, defTTL, maxTTL time.Duration)
 	return n, ""
 }
 
-// ValidEvent reports whether s may be an SSE event name: it goes on an
-// `event:` line, so no line breaks, and nothing a client would trip on.
+// ValidEvent reports whether s may be an SSE event name (or a message's
+// key, which shares the alphabet): it goes on an `event:` line, so no line
+// breaks, and nothing a client would trip on.
 func ValidEvent(s string) bool { return validName(s, 64, "._-:") }
 
 func (s *server) notify(w http.ResponseWriter, r *http.Request) {
@@ -126,6 +134,7 @@ type MessageJSON struct {
 	ID         string          `json:"id"`
 	Seq        uint64          `json:"seq"`
 	Event      string          `json:"event"`
+	Key        string          `json:"key,omitempty"`
 	Message    json.RawMessage `json:"message"`
 	CreatedAt  string          `json:"created_at"`
 	ExpiresAt  string          `json:"expires_at"`
@@ -137,6 +146,7 @@ type RecipientJSON struct {
 	UserID       string `json:"user_id"`
 	Delivered    bool   `json:"delivered"`
 	Acknowledged bool   `json:"acknowledged"`
+	State        string `json:"state"`
 }
 
 func (s *server) getMessage(w http.ResponseWriter, r *http.Request) {
@@ -150,14 +160,27 @@ func (s *server) getMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := MessageJSON{
-		ID: m.ID, Seq: m.Seq, Event: m.Event, Message: m.Body,
+		ID: m.ID, Seq: m.Seq, Event: m.Event, Key: m.Key, Message: m.Body,
 		CreatedAt: m.Created.Format(httpx.TimeFormat), ExpiresAt: m.Expires.Format(httpx.TimeFormat),
 		Recipients: make([]RecipientJSON, len(m.Recipients)),
 	}
 	for i, rc := range m.Recipients {
-		out.Recipients[i] = RecipientJSON{rc.User, rc.Delivered, rc.Acked}
+		out.Recipients[i] = RecipientJSON{rc.User, rc.Delivered, rc.Acked, rc.State}
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// recall is DELETE /api/message/{message_id}: every open copy is withdrawn.
+func (s *server) recall(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("message_id")
+	if !httpx.CheckMessageID(w, id) {
+		return
+	}
+	if err := s.Store.Recall(r.Context(), id); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // validName reports whether s is 1 to max letters, digits and bytes of extra.

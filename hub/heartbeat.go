@@ -4,7 +4,7 @@ import (
 	"time"
 )
 
-var pingFrame = []byte(": ping\n\n")
+var pingFrame = &Frame{B: []byte(": ping\n\n")}
 
 // heartbeat is the hub's one timer. Every tick it closes streams whose
 // peer has gone, and pings those that would otherwise go a whole heartbeat
@@ -36,7 +36,7 @@ func (h *Hub) heartbeat() {
 				s.mu.Unlock()
 				if quiet {
 					h.Metrics.Pings.Add(1)
-					s.enqueue(item{b: pingFrame})
+					s.enqueue(item{f: pingFrame})
 				}
 			}
 			clear(list)

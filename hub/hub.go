@@ -77,15 +77,29 @@ type Metrics struct {
 	Pings     atomic.Uint64
 }
 
+// A Listener hears what the hub sees of its streams. Its methods run on
+// the hub's goroutines and must not block.
+type Listener interface {
+	// Delivered is called when user's copy of message msg is first written
+	// to one of the user's streams.
+	Delivered(msg, user string)
+	// Presence is called when a user's first stream opens (streams 1) and
+	// when its last one closes (streams 0).
+	Presence(user string, streams int)
+}
+
 // Hub holds the open streams.
 type Hub struct {
-	opts Options
-	log  *slog.Logger
+	opts     Options
+	log      *slog.Logger
+	listener atomic.Pointer[listenerBox]
 
 	mu     sync.RWMutex
 	users  map[string][]*Stream
+	apps   []*Stream // applications' streams of hub events
 	total  int
 	closed bool
+	nApps  atomic.Int32
 
 	work chan *Stream // never blocks: holds each stream at most once
 	stop chan struct{}
@@ -111,28 +125,63 @@ func New(opts Options) *Hub {
 	return h
 }
 
+type listenerBox struct{ Listener }
+
+// SetListener sets who hears of deliveries and presence.
+func (h *Hub) SetListener(l Listener) { h.listener.Store(&listenerBox{l}) }
+
+func (h *Hub) presence(user string, streams int) {
+	if b := h.listener.Load(); b != nil {
+		b.Presence(user, streams)
+	}
+}
+
 // Attach registers a stream for user before its connection is ready:
 // frames sent from now on queue up until Start. Call it where no message
 // can be committed concurrently (store.Subscribe), so the replay and the
 // live frames neither overlap nor leave a gap.
 func (h *Hub) Attach(user string) (*Stream, error) {
+	s, first, err := h.attach(&Stream{user: user})
+	if first {
+		h.presence(user, 1)
+	}
+	return s, err
+}
+
+// AttachApp registers an application's stream of hub events, as Attach
+// does; filter is what SendApps's keep is asked about.
+func (h *Hub) AttachApp(filter any) (*Stream, error) {
+	s, _, err := h.attach(&Stream{app: true, filter: filter})
+	return s, err
+}
+
+func (h *Hub) attach(s *Stream) (_ *Stream, first bool, _ error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
 	if h.total >= h.opts.MaxStreams {
-		return nil, ErrTooManyStreams
+		return nil, false, ErrTooManyStreams
 	}
-	list := h.users[user]
-	if len(list) >= h.opts.MaxPerUser {
-		return nil, ErrUserStreams
+	s.h = h
+	if s.app {
+		if len(h.apps) >= h.opts.MaxPerUser {
+			return nil, false, ErrUserStreams
+		}
+		h.apps = append(h.apps, s)
+		h.nApps.Add(1)
+	} else {
+		list := h.users[s.user]
+		if len(list) >= h.opts.MaxPerUser {
+			return nil, false, ErrUserStreams
+		}
+		h.users[s.user] = append(list, s)
+		first = len(list) == 0
 	}
-	s := &Stream{h: h, user: user}
-	h.users[user] = append(list, s)
 	h.total++
 	h.Metrics.Opened.Add(1)
-	return s, nil
+	return s, first, nil
 }
 
 // schedule hands s to the writers. The queue holds every open stream at
@@ -160,21 +209,46 @@ type Target struct {
 
 // SendTo queues one shared frame on every stream of every target, under a
 // single read lock: a broadcast to a thousand users takes it once.
-func (h *Hub) SendTo(targets []Target, b []byte) {
+func (h *Hub) SendTo(targets []Target, f *Frame) {
 	h.mu.RLock()
 	for _, t := range targets {
 		for _, s := range h.users[t.User] {
-			s.enqueue(item{b, t.Mark})
+			s.enqueue(item{f, t.Mark})
 		}
 	}
 	h.mu.RUnlock()
 }
 
-// Online reports how many streams user has open.
+// Apps reports whether any application stream is open: events for them
+// need not be encoded otherwise.
+func (h *Hub) Apps() bool { return h.nApps.Load() > 0 }
+
+// SendApps queues f on every application stream whose filter keep accepts.
+func (h *Hub) SendApps(f *Frame, keep func(filter any) bool) {
+	h.mu.RLock()
+	for _, s := range h.apps {
+		if keep(s.filter) {
+			s.enqueue(item{f: f})
+		}
+	}
+	h.mu.RUnlock()
+}
+
+// Online reports how many streams user has open. A stream whose client
+// has closed the connection is closed now, not at the next heartbeat.
 func (h *Hub) Online(user string) int {
 	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return len(h.users[user])
+	list := h.users[user]
+	n := len(list)
+	for _, s := range list {
+		if s.peerGone() {
+			// Close removes it on a goroutine of its own: not counted.
+			s.Close()
+			n--
+		}
+	}
+	h.mu.RUnlock()
+	return n
 }
 
 // Open reports how many streams are open in all.
@@ -203,8 +277,12 @@ func (h *Hub) CloseUser(user string) {
 
 func (h *Hub) remove(s *Stream) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	list := h.users[s.user]
+	var list []*Stream
+	if s.app {
+		list = h.apps
+	} else {
+		list = h.users[s.user]
+	}
 	for i, x := range list {
 		if x == s {
 			last := len(list) - 1
@@ -212,13 +290,25 @@ func (h *Hub) remove(s *Stream) {
 			list[last] = nil
 			list = list[:last]
 			h.total--
+			if s.app {
+				h.nApps.Add(-1)
+			}
 			break
 		}
 	}
-	if len(list) == 0 {
+	gone := false
+	switch {
+	case s.app:
+		h.apps = list
+	case len(list) == 0:
+		_, gone = h.users[s.user]
 		delete(h.users, s.user)
-	} else {
+	default:
 		h.users[s.user] = list
+	}
+	h.mu.Unlock()
+	if gone {
+		h.presence(s.user, 0)
 	}
 }
 
@@ -228,7 +318,7 @@ func (h *Hub) snapshot(list []*Stream) []*Stream {
 	for _, streams := range h.users {
 		list = append(list, streams...)
 	}
-	return list
+	return append(list, h.apps...)
 }
 
 // Close ends every stream after giving queued frames up to timeout to be

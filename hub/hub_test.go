@@ -748,6 +748,10 @@ func TestHeartbeatInterval(t *testing.T) {
 }
 
 // replayOf is a replay of one chunk for Stream.Start.
-func replayOf(b []byte, marks []*atomic.Bool) func(func([]byte, []*atomic.Bool) error) error {
-	return func(emit func([]byte, []*atomic.Bool) error) error { return emit(b, marks) }
+func replayOf(b []byte, flags []*atomic.Bool) func(func([]byte, []hub.Mark) error) error {
+	var marks []hub.Mark
+	for _, f := range flags {
+		marks = append(marks, hub.Mark{Flag: f})
+	}
+	return func(emit func([]byte, []hub.Mark) error) error { return emit(b, marks) }
 }

@@ -9,14 +9,28 @@ import (
 )
 
 type item struct {
-	b    []byte
-	mark *atomic.Bool // set once the frame is written; nil for pings
+	f    *Frame
+	mark *atomic.Bool // set once the frame is written; nil for others than messages
+}
+
+// A Frame is pre-encoded bytes queued on streams: shared, never changed.
+type Frame struct {
+	B   []byte
+	Msg string // the id of the message a message frame carries, for Listener.Delivered
+}
+
+// A Mark is a replayed copy's delivered flag and its message's id.
+type Mark struct {
+	Flag *atomic.Bool
+	Msg  string
 }
 
 // Stream is one open event stream.
 type Stream struct {
-	h    *Hub
-	user string
+	h      *Hub
+	user   string
+	app    bool // an application's stream of hub events (AttachApp)
+	filter any  // what the application asked for
 
 	mu           sync.Mutex
 	conn         net.Conn
@@ -27,7 +41,7 @@ type Stream struct {
 	scheduled    bool   // in the work queue or being written
 	closed       bool
 	partial      []byte // bytes a non-blocking write left over
-	partialMarks []*atomic.Bool
+	partialMarks []Mark
 	lastWrite    int64 // unix nanos of the last write, for the heartbeat
 }
 
@@ -35,17 +49,14 @@ type Stream struct {
 // chunk under its own WriteTimeout (a slow but steady reader gets its whole
 // backlog), marks replayed copies delivered, and makes the stream live. The
 // hub owns conn from here on. replay calls emit for each chunk in order.
-func (s *Stream) Start(conn net.Conn, replay func(emit func(b []byte, marks []*atomic.Bool) error) error) error {
+func (s *Stream) Start(conn net.Conn, replay func(emit func(b []byte, marks []Mark) error) error) error {
 	h := s.h
-	emit := func(b []byte, marks []*atomic.Bool) error {
+	emit := func(b []byte, marks []Mark) error {
 		conn.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout))
 		if _, err := conn.Write(b); err != nil {
 			return err
 		}
-		for _, m := range marks {
-			m.Store(true)
-		}
-		h.Metrics.Delivered.Add(uint64(len(marks)))
+		h.delivered(s.user, marks)
 		return nil
 	}
 	err := replay(emit)

@@ -36,7 +36,7 @@ func (h *Hub) flush(s *Stream, buf []byte, rw *rawWriter) []byte {
 	s.mu.Unlock()
 
 	for _, it := range items {
-		buf = append(buf, it.b...)
+		buf = append(buf, it.f.B...)
 	}
 	n, err := s.tryWrite(buf, rw)
 	if err != nil {
@@ -45,21 +45,20 @@ func (h *Hub) flush(s *Stream, buf []byte, rw *rawWriter) []byte {
 	}
 	// Frames wholly written are delivered; the marks of the rest wait for
 	// the slow path.
-	var rest []*atomic.Bool
+	var rest []Mark
 	off, frames := 0, uint64(0)
 	for _, it := range items {
-		off += len(it.b)
+		off += len(it.f.B)
 		switch {
 		case it.mark == nil:
 		case off <= n:
-			it.mark.Store(true)
+			h.deliver(s.user, it.mark, it.f.Msg)
 			frames++
 		default:
-			rest = append(rest, it.mark)
+			rest = append(rest, Mark{it.mark, it.f.Msg})
 		}
 	}
 	h.Metrics.Delivered.Add(frames)
-
 	s.mu.Lock()
 	if n < len(buf) {
 		// The socket is full: keep the rest, ahead of anything queued
@@ -111,9 +110,9 @@ func (h *Hub) drainSlow(s *Stream) {
 		conn := s.conn
 		s.mu.Unlock()
 		for _, it := range items {
-			buf = append(buf, it.b...)
+			buf = append(buf, it.f.B...)
 			if it.mark != nil {
-				marks = append(marks, it.mark)
+				marks = append(marks, Mark{it.mark, it.f.Msg})
 			}
 		}
 		conn.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout))
@@ -123,10 +122,7 @@ func (h *Hub) drainSlow(s *Stream) {
 			return
 		}
 		conn.SetWriteDeadline(time.Time{})
-		for _, m := range marks {
-			m.Store(true)
-		}
-		h.Metrics.Delivered.Add(uint64(len(marks)))
+		h.delivered(s.user, marks)
 	}
 }
 
@@ -137,4 +133,21 @@ func (s *Stream) tryWrite(b []byte, rw *rawWriter) (int, error) {
 		return s.conn.Write(b)
 	}
 	return rw.writeNow(s.raw, b)
+}
+
+// delivered sets the marks of frames written to a stream of user.
+func (h *Hub) delivered(user string, marks []Mark) {
+	h.Metrics.Delivered.Add(uint64(len(marks)))
+	for _, m := range marks {
+		h.deliver(user, m.Flag, m.Msg)
+	}
+}
+
+// deliver sets one frame's mark; the first time, the listener hears of it.
+func (h *Hub) deliver(user string, flag *atomic.Bool, msg string) {
+	if flag.CompareAndSwap(false, true) && msg != "" {
+		if l := h.listener.Load(); l != nil {
+			l.Delivered(msg, user)
+		}
+	}
 }

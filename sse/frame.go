@@ -9,30 +9,51 @@ import (
 	"rtchub/store"
 )
 
-// MessageCommitted encodes the message's frame once and queues the same
-// bytes on every open stream of every recipient.
+// The server is the store's observer for the users' streams: each change
+// becomes one frame, encoded once and shared by every stream it goes to,
+// queued in commit (seq) order with the messages.
+
+// MessageCommitted queues the message's frame on every open stream of each
+// recipient whose copy is open.
 func (s *Server) MessageCommitted(m *store.Message) {
-	frame := AppendFrame(nil, m)
 	// The store calls observers one at a time, so the scratch list can be
 	// reused from message to message.
 	s.targets = s.targets[:0]
 	for user, delivered := range m.OpenCopies() {
 		s.targets = append(s.targets, hub.Target{User: user, Mark: delivered})
 	}
-	s.cfg.Hub.SendTo(s.targets, frame)
+	if len(s.targets) > 0 {
+		s.cfg.Hub.SendTo(s.targets, &hub.Frame{B: AppendFrame(nil, m), Msg: m.ID})
+	}
 	clear(s.targets)
 }
 
+// CopiesWithdrawn tells the users' other devices: rtchub.ack or
+// rtchub.recall.
+func (s *Server) CopiesWithdrawn(w store.Withdrawal) {
+	s.targets = s.targets[:0]
+	for _, u := range w.Users {
+		s.targets = append(s.targets, hub.Target{User: u})
+	}
+	s.cfg.Hub.SendTo(s.targets, &hub.Frame{B: AppendRetraction(nil, w.Retraction)})
+	clear(s.targets)
+}
+
+// CopiesExpired tells devices nothing: they drop expired messages
+// themselves (expires_at is in the message status).
+func (s *Server) CopiesExpired(*store.Message, []string, int64) {}
+
 // UserClosed ends a deleted or revoked user's streams.
-func (s *Server) UserClosed(user string) { s.cfg.Hub.CloseUser(user) }
+func (s *Server) UserClosed(user string, _ uint64) { s.cfg.Hub.CloseUser(user) }
 
 // AppendFrame appends m as one SSE event:
 //
 //	id: <seq>
 //	event: <event>
-//	data: {"id":"<id>","seq":<seq>,"message":<json>,"created_at":"<RFC 3339>"}
+//	data: {"id":"<id>","seq":<seq>,"key":"<key>","message":<json>,"created_at":"<RFC 3339>"}
 //
-// The body is compact JSON, so data is one line.
+// "key" only when the message has one. The body is compact JSON, so data
+// is one line.
 func AppendFrame(dst []byte, m *store.Message) []byte {
 	dst = append(dst, "id: "...)
 	dst = strconv.AppendUint(dst, m.Seq, 10)
@@ -42,10 +63,57 @@ func AppendFrame(dst []byte, m *store.Message) []byte {
 	dst = append(dst, m.ID...)
 	dst = append(dst, "\",\"seq\":"...)
 	dst = strconv.AppendUint(dst, m.Seq, 10)
+	if m.Key != "" {
+		// The key's alphabet needs no escaping.
+		dst = append(dst, ",\"key\":\""...)
+		dst = append(dst, m.Key...)
+		dst = append(dst, '"')
+	}
 	dst = append(dst, ",\"message\":"...)
 	dst = append(dst, m.Body...)
 	dst = append(dst, ",\"created_at\":\""...)
 	dst = time.UnixMilli(m.Created).UTC().AppendFormat(dst, httpx.TimeFormat)
 	dst = append(dst, "\"}\n\n"...)
 	return dst
+}
+
+// AppendRetraction appends t as a hub event of the user's stream:
+//
+//	id: <seq of the record>
+//	event: rtchub.ack | rtchub.recall
+//	data: {"id":"<message id>","seq":<seq>[,"reason":"recalled"|"replaced"[,"by":"<id>"]]}
+func AppendRetraction(dst []byte, t store.Retraction) []byte {
+	dst = append(dst, "id: "...)
+	dst = strconv.AppendUint(dst, t.Seq, 10)
+	if t.Reason == store.Acked {
+		dst = append(dst, "\nevent: rtchub.ack"...)
+	} else {
+		dst = append(dst, "\nevent: rtchub.recall"...)
+	}
+	dst = append(dst, "\ndata: {\"id\":"...)
+	dst = httpx.AppendString(dst, t.ID)
+	dst = append(dst, ",\"seq\":"...)
+	dst = strconv.AppendUint(dst, t.Seq, 10)
+	if t.Reason != store.Acked {
+		dst = append(dst, ",\"reason\":\""...)
+		dst = append(dst, t.Reason.String()...)
+		dst = append(dst, '"')
+		if t.By != "" {
+			dst = append(dst, ",\"by\":"...)
+			dst = httpx.AppendString(dst, t.By)
+		}
+	}
+	return append(dst, "}\n\n"...)
+}
+
+// resetFrame opens the replay of a device whose last event id the hub
+// cannot resume from.
+var resetFrame = []byte("event: rtchub.reset\ndata: {}\n\n")
+
+// appendLastID appends an event with only an id: EventSource takes it as
+// its last event id and dispatches nothing.
+func appendLastID(dst []byte, seq uint64) []byte {
+	dst = append(dst, "id: "...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	return append(dst, "\n\n"...)
 }

@@ -193,7 +193,11 @@ func TestStreamResume(t *testing.T) {
 	ids := func(evs []testkit.Item) string {
 		var out []string
 		for _, ev := range evs {
-			out = append(out, ev.ID)
+			if ev.Event == "rtchub.reset" {
+				out = append(out, "reset")
+			} else {
+				out = append(out, ev.ID)
+			}
 		}
 		return strings.Join(out, ",")
 	}
@@ -214,16 +218,19 @@ func TestStreamResume(t *testing.T) {
 		{"header", "/sse?token=" + tok, []string{"Last-Event-ID", strconv.FormatUint(seqs[1], 10)}, seqList(seqs[2:]...)},
 		{"query", "/sse?last_event_id=" + strconv.FormatUint(seqs[2], 10) + "&token=" + tok, nil, seqList(seqs[3])},
 		{"between seqs", "/sse?token=" + tok, []string{"Last-Event-ID", strconv.FormatUint(seqs[0]-1, 10)}, seqList(seqs...)},
-		{"garbage id replays all", "/sse?token=" + tok, []string{"Last-Event-ID", "abc"}, seqList(seqs...)},
+		// An id the hub cannot resume from: the device is told to reset,
+		// gets every pending message, and then the log's seq as its last
+		// event id.
+		{"garbage id resets", "/sse?token=" + tok, []string{"Last-Event-ID", "abc"}, "reset," + seqList(seqs...)},
 		// ParseUint's result for an overflow is MaxUint64: used as is, it
 		// would skip the whole replay.
-		{"overflowing id replays all", "/sse?token=" + tok, []string{"Last-Event-ID", "99999999999999999999999"}, seqList(seqs...)},
-		{"overflowing query id replays all", "/sse?last_event_id=99999999999999999999999&token=" + tok, nil, seqList(seqs...)},
-		{"negative id replays all", "/sse?token=" + tok, []string{"Last-Event-ID", "-1"}, seqList(seqs...)},
+		{"overflowing id resets", "/sse?token=" + tok, []string{"Last-Event-ID", "99999999999999999999999"}, "reset," + seqList(seqs...)},
+		{"overflowing query id resets", "/sse?last_event_id=99999999999999999999999&token=" + tok, nil, "reset," + seqList(seqs...)},
+		{"negative id resets", "/sse?token=" + tok, []string{"Last-Event-ID", "-1"}, "reset," + seqList(seqs...)},
 		// Above the log's last seq: not from this hub's log (a tab that
 		// outlived a wiped data directory).
-		{"id past the log's end replays all", "/sse?token=" + tok, []string{"Last-Event-ID", strconv.FormatUint(seqs[3]+1, 10)}, seqList(seqs...)},
-		{"query id past the log's end replays all", "/sse?last_event_id=" + strconv.FormatUint(seqs[3]+1000, 10) + "&token=" + tok, nil, seqList(seqs...)},
+		{"id past the log's end resets", "/sse?token=" + tok, []string{"Last-Event-ID", strconv.FormatUint(seqs[3]+1, 10)}, "reset," + seqList(seqs...)},
+		{"query id past the log's end resets", "/sse?last_event_id=" + strconv.FormatUint(seqs[3]+1000, 10) + "&token=" + tok, nil, "reset," + seqList(seqs...)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -232,6 +239,10 @@ func TestStreamResume(t *testing.T) {
 			evs := s.WaitEvents(t, want)
 			if got := ids(evs); got != tc.want {
 				t.Errorf("events %s, want %s", got, tc.want)
+			}
+			if strings.HasPrefix(tc.want, "reset") {
+				last := strconv.FormatUint(seqs[3], 10)
+				s.WaitFor(t, "the log's seq as last event id", func(p testkit.Parsed, _ bool) bool { return p.LastEventID == last })
 			}
 			s.Close()
 		})

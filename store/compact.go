@@ -96,6 +96,12 @@ func (s *Store) compact() error {
 			return fmt.Errorf("store: compact: rename: %w", err)
 		}
 		ok = true
+		// The snapshot keeps no history: what the live hub kept from
+		// before it would be gone at the next start. Devices get the same
+		// answer either way.
+		s.mu.Lock()
+		s.st.floor = max(s.st.floor, st.seq)
+		s.mu.Unlock()
 		old := s.file
 		s.file = tmp
 		if err := SyncDir(s.opts.Dir); err != nil {

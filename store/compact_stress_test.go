@@ -80,7 +80,8 @@ func TestCompactUnderLoad(t *testing.T) {
 	for w := range writers {
 		user := fmt.Sprintf("u%d", w)
 		var last uint64
-		if err := s.Subscribe(user, 0, 0, func(p []*Message) {
+		if err := s.Subscribe(user, 0, Resume{}, func(rp Replay) {
+			p := rp.Pending
 			for _, m := range p {
 				if m.Seq <= last {
 					t.Errorf("%s: pending out of order: %d after %d", user, m.Seq, last)

@@ -16,21 +16,86 @@ type Message struct {
 	ID      string
 	Seq     uint64
 	Event   string
+	Key     string // replaces the recipients' older copies with the same key
 	Body    json.RawMessage
 	Created int64 // unix milliseconds
 	Expires int64 // unix milliseconds
 
 	recipients []recipient
-	open       int          // recipients neither acknowledged nor gone
+	open       int          // recipients whose copy is open
 	one        [1]recipient // backs recipients for the common single recipient
 }
+
+// copyState is what became of one user's copy of a message.
+type copyState uint8
+
+const (
+	copyOpen     copyState = iota // waits for an acknowledgement
+	copyAcked                     // acknowledged
+	copyRecalled                  // withdrawn by the application
+	copyReplaced                  // withdrawn by a newer message with the same key
+	copyExpired                   // its ttl ran out
+	copyGone                      // the user was deleted, or the copy fell off a full queue
+)
+
+// stateNames are the copy states as the API names them; a gone copy is
+// not shown.
+var stateNames = [...]string{"pending", "acknowledged", "recalled", "replaced", "expired", ""}
 
 // recipient is one user's copy of a message.
 type recipient struct {
 	User      string
-	Acked     bool
-	Gone      bool        // the user was deleted, or the copy fell off a full queue
+	state     copyState
 	Delivered atomic.Bool // written to at least one of the user's streams
+}
+
+// kept reports whether the copy makes its message worth keeping once no
+// copy is open: an application may ask what became of it.
+func (rc *recipient) kept() bool {
+	return rc.state == copyAcked || rc.state == copyRecalled || rc.state == copyReplaced
+}
+
+// Reason says why copies left their users' inboxes.
+type Reason uint8
+
+const (
+	Acked    Reason = iota + 1 // acknowledged, on any device or by the application
+	Recalled                   // the application recalled the message
+	Replaced                   // a newer message with the same key replaced it
+)
+
+// String is the reason as the event streams name it.
+func (r Reason) String() string {
+	switch r {
+	case Acked:
+		return "acknowledged"
+	case Recalled:
+		return "recalled"
+	case Replaced:
+		return "replaced"
+	}
+	return "unknown"
+}
+
+var reasonState = [...]copyState{Acked: copyAcked, Recalled: copyRecalled, Replaced: copyReplaced}
+
+// A Retraction is one record that took a message out of a user's inbox: its
+// seq is the record's, MsgSeq the message's. By is the replacing message's
+// id (Replaced only).
+type Retraction struct {
+	Seq    uint64
+	MsgSeq uint64
+	ID     string
+	By     string
+	Reason Reason
+}
+
+// A Withdrawal is a committed Retraction and the users whose copies it
+// took, at the batch's time (unix ms).
+type Withdrawal struct {
+	Retraction
+	Users []string
+	At    int64
 }
 
 func (s *state) addMessage(r *record) (*Message, int) {
@@ -41,6 +106,7 @@ func (s *state) addMessage(r *record) (*Message, int) {
 		ID:      r.ID,
 		Seq:     r.Seq,
 		Event:   r.Event,
+		Key:     r.Key,
 		Body:    r.Message,
 		Created: r.Created,
 		Expires: r.Expires,
@@ -62,31 +128,26 @@ func (s *state) addMessage(r *record) (*Message, int) {
 		// Writers dedupe, but a record is outside input at replay.
 		seen = make(map[string]struct{}, len(r.Users))
 	}
-	var acked map[string]struct{} // only snapshots list acknowledged copies
-	if len(r.Acked) > 0 {
-		acked = make(map[string]struct{}, len(r.Acked))
-		for _, a := range r.Acked {
-			acked[a] = struct{}{}
-		}
-	}
+	// Only snapshots list copies that were closed when they were taken.
+	closed := closedCopies(r)
 	for _, uid := range r.Users {
-		_, isAcked := acked[uid]
+		st := closed[uid]
 		id := uid
 		if u := s.users[uid]; u != nil {
 			// The user's own id string: the record's copy can be collected.
 			id = u.id
-		} else if !isAcked {
+		} else if st == copyOpen {
 			continue
 		}
-		// (An acknowledged copy outlives its user, as it does in the
-		// live state that a snapshot lists.)
+		// (A closed copy outlives its user, as it does in the live state
+		// that a snapshot lists.)
 		if seen != nil {
 			if _, dup := seen[uid]; dup {
 				continue
 			}
 			seen[uid] = struct{}{}
 		}
-		m.recipients = append(m.recipients, recipient{User: id, Acked: isAcked})
+		m.recipients = append(m.recipients, recipient{User: id, state: st})
 	}
 	if len(m.recipients) == 0 {
 		return nil, 0
@@ -94,7 +155,7 @@ func (s *state) addMessage(r *record) (*Message, int) {
 	s.msgs.put(m)
 	for i := range m.recipients {
 		rc := &m.recipients[i]
-		if rc.Acked {
+		if rc.state != copyOpen {
 			continue
 		}
 		m.open++
@@ -104,17 +165,18 @@ func (s *state) addMessage(r *record) (*Message, int) {
 			// The oldest copy makes room: a bounded queue per user, like a
 			// mailbox, so one absent user cannot grow memory without end.
 			old := u.pending[0]
-			// Reslice rather than shift: a full queue drops one per
-			// message, and append reallocates with only the live copies.
-			u.pending[0] = nil
-			u.pending = u.pending[1:]
 			if orc := old.recipient(u.id); orc != nil {
-				orc.Gone = true
+				s.closeFor(u, old, orc, copyGone)
 			}
 			s.dropped++
-			s.closeCopy(old)
 		}
 		u.pending = append(u.pending, m)
+		if m.Key != "" {
+			if u.keys == nil {
+				u.keys = make(map[string]*Message)
+			}
+			u.keys[m.Key] = m
+		}
 	}
 	if m.open == 0 {
 		s.complete(m)
@@ -124,26 +186,90 @@ func (s *state) addMessage(r *record) (*Message, int) {
 	return m, len(m.recipients)
 }
 
+// closedCopies maps the users a snapshot's message record lists as
+// acknowledged, recalled, replaced or expired to their copies' state.
+func closedCopies(r *record) map[string]copyState {
+	n := len(r.Acked) + len(r.Recalled) + len(r.Replaced) + len(r.Lapsed)
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string]copyState, n)
+	for st, users := range map[copyState][]string{copyAcked: r.Acked, copyRecalled: r.Recalled, copyReplaced: r.Replaced, copyExpired: r.Lapsed} {
+		for _, u := range users {
+			m[u] = st
+		}
+	}
+	return m
+}
+
 // ack marks a user's copy acknowledged; it reports whether the user had
 // that copy at all (acknowledging twice is fine).
-func (s *state) ack(msgID, uid string) bool {
-	m := s.msgs.get(msgID)
+func (s *state) ack(r *record) bool {
+	m := s.msgs.get(r.ID)
 	if m == nil {
 		return false
 	}
-	rc := m.recipient(uid)
-	if rc == nil || rc.Gone {
+	rc := m.recipient(r.User)
+	switch {
+	case rc == nil || rc.state == copyGone || rc.state == copyExpired:
 		return false
-	}
-	if rc.Acked {
+	case rc.state != copyOpen:
 		return true
 	}
-	rc.Acked = true
-	if u := s.users[uid]; u != nil {
-		u.pending = removeMsg(u.pending, m)
+	s.retract(m, Retraction{Seq: r.Seq, MsgSeq: m.Seq, ID: m.ID, Reason: Acked}, []string{rc.User})
+	return true
+}
+
+// recall withdraws the open copies of r.ID among r.Users: recalled by the
+// application, or (r.By set) replaced by the message r.By.
+func (s *state) recall(r *record) {
+	m := s.msgs.get(r.ID)
+	if m == nil {
+		return
+	}
+	reason := Recalled
+	if r.By != "" {
+		reason = Replaced
+	}
+	var users []string
+	for _, uid := range r.Users {
+		if rc := m.recipient(uid); rc != nil && rc.state == copyOpen {
+			users = append(users, rc.User)
+		}
+	}
+	if len(users) > 0 {
+		s.retract(m, Retraction{Seq: r.Seq, MsgSeq: m.Seq, ID: m.ID, By: r.By, Reason: reason}, users)
+	}
+}
+
+// retract closes the open copies of m that users hold, for reason, notes
+// it in each user's history and tells the observer.
+func (s *state) retract(m *Message, t Retraction, users []string) {
+	st := reasonState[t.Reason]
+	for _, uid := range users {
+		rc := m.recipient(uid)
+		if u := s.users[uid]; u != nil {
+			s.closeFor(u, m, rc, st)
+			u.remember(t, s.history)
+		} else {
+			rc.state = st
+			s.closeCopy(m)
+		}
+	}
+	if s.obs != nil {
+		s.obs.CopiesWithdrawn(Withdrawal{Retraction: t, Users: users, At: s.at})
+	}
+}
+
+// closeFor closes user u's open copy rc of m as st: it leaves u's pending
+// queue and key index.
+func (s *state) closeFor(u *user, m *Message, rc *recipient, st copyState) {
+	rc.state = st
+	u.pending = removeMsg(u.pending, m)
+	if m.Key != "" && u.keys[m.Key] == m {
+		delete(u.keys, m.Key)
 	}
 	s.closeCopy(m)
-	return true
 }
 
 // closeCopy accounts for one recipient leaving the open set.
@@ -160,11 +286,11 @@ func (s *state) closeCopy(m *Message) {
 // not depend on the order of acknowledgements, and a snapshot (which lists
 // messages by seq) replays to the set the live hub holds.
 //
-// A message none of whose copies was acknowledged (its users deleted, or
-// its copies dropped by the pending cap) is not kept: a snapshot lists
-// only copies that still exist, so it could not bring it back.
+// A message none of whose copies was acknowledged, recalled or replaced
+// (its users deleted, its copies dropped by the pending cap or expired) is
+// not kept: there is nothing an application may still ask about.
 func (s *state) complete(m *Message) {
-	if s.keepDone <= 0 || !m.anyAcked() {
+	if s.keepDone <= 0 || !m.anyKept() {
 		s.msgs.del(m.ID)
 		return
 	}
@@ -184,7 +310,8 @@ func (s *state) complete(m *Message) {
 	}
 }
 
-// expire drops every message whose ttl ran out by now and returns how many.
+// expire closes the copies of every message whose ttl ran out by now and
+// returns how many messages expired.
 func (s *state) expire(now int64) int {
 	n := 0
 	for len(s.expiry) > 0 && s.expiry[0].Expires <= now {
@@ -192,20 +319,31 @@ func (s *state) expire(now int64) int {
 		if m.open == 0 || s.msgs.get(m.ID) != m {
 			continue
 		}
+		var users []string
 		for i := range m.recipients {
 			rc := &m.recipients[i]
-			if rc.Acked || rc.Gone {
+			if rc.state != copyOpen {
 				continue
 			}
+			if s.obs != nil {
+				users = append(users, rc.User)
+			}
+			rc.state = copyExpired
 			if u := s.users[rc.User]; u != nil {
 				u.pending = removeMsg(u.pending, m)
+				if m.Key != "" && u.keys[m.Key] == m {
+					delete(u.keys, m.Key)
+				}
 			}
 		}
 		s.open -= m.open
 		m.open = 0
-		s.msgs.del(m.ID)
+		s.complete(m)
 		s.expired++
 		n++
+		if s.obs != nil {
+			s.obs.CopiesExpired(m, users, now)
+		}
 	}
 	return n
 }
@@ -222,9 +360,9 @@ func (s *state) nextExpiry() int64 {
 	return 0
 }
 
-func (m *Message) anyAcked() bool {
+func (m *Message) anyKept() bool {
 	for i := range m.recipients {
-		if m.recipients[i].Acked {
+		if m.recipients[i].kept() {
 			return true
 		}
 	}
@@ -244,6 +382,13 @@ func (m *Message) recipient(uid string) *recipient {
 func removeMsg(list []*Message, m *Message) []*Message {
 	i := sort.Search(len(list), func(i int) bool { return list[i].Seq >= m.Seq })
 	if i < len(list) && list[i] == m {
+		if i == 0 {
+			// The oldest leaves (a full queue, the first acknowledged):
+			// reslice rather than shift; append reallocates with only
+			// the live copies.
+			list[0] = nil
+			return list[1:]
+		}
 		copy(list[i:], list[i+1:])
 		list[len(list)-1] = nil
 		return list[:len(list)-1]
@@ -255,14 +400,10 @@ func removeMsg(list []*Message, m *Message) []*Message {
 // finished some other way are skipped when they surface.
 type expiryHeap []*Message
 
-func (h expiryHeap) Len() int { return len(h) }
-
+func (h expiryHeap) Len() int           { return len(h) }
 func (h expiryHeap) Less(i, j int) bool { return h[i].Expires < h[j].Expires }
-
-func (h expiryHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-
-func (h *expiryHeap) Push(x any) { *h = append(*h, x.(*Message)) }
-
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(*Message)) }
 func (h *expiryHeap) Pop() any {
 	old := *h
 	m := old[len(old)-1]

@@ -77,6 +77,10 @@ func fastDecodeWith(b []byte, r *record, in interner) bool {
 			} else {
 				r.Event = string(s)
 			}
+		case "key":
+			r.Key, ok = p.str()
+		case "by":
+			r.By, ok = p.str()
 		case "user":
 			r.User, ok = p.istr()
 		case "kind":
@@ -90,6 +94,12 @@ func fastDecodeWith(b []byte, r *record, in interner) bool {
 			r.Users, ok = p.strs()
 		case "acked":
 			r.Acked, ok = p.strs()
+		case "recalled":
+			r.Recalled, ok = p.strs()
+		case "replaced":
+			r.Replaced, ok = p.strs()
+		case "expired":
+			r.Lapsed, ok = p.strs()
 		case "message":
 			start := p.i
 			if ok = p.skipValue(0); ok {
@@ -148,6 +158,8 @@ func internOp(s []byte) string {
 		return opSnapshot
 	case opGen:
 		return opGen
+	case opRecall:
+		return opRecall
 	}
 	return string(s)
 }

@@ -54,7 +54,7 @@ func goldenCorruptPos(base []byte) int {
 // records, then three records appended after the compaction.
 func goldenSnapshotLog(tb testing.TB) []byte {
 	tb.Helper()
-	st := newState(10000, 10000)
+	st := newState(10000, 10000, 256)
 	for _, r := range []record{
 		{Seq: 1, Op: opClientPut, ID: "c1", Name: "backend", Hash: "hash-of-secret"},
 		{Seq: 2, Op: opGroupPut, ID: "g1"},

@@ -196,6 +196,7 @@ type stateDump struct {
 type messageDigest struct {
 	Seq        uint64
 	Event      string
+	Key        string
 	Body       string
 	Created    time.Time
 	Expires    time.Time
@@ -233,7 +234,8 @@ func dumpState(tb testing.TB, s *Store, userIDs, msgIDs []string) stateDump {
 	for _, u := range users {
 		gen, _ := s.UserGen(u.ID)
 		var list []string
-		if err := s.Subscribe(u.ID, gen, 0, func(p []*Message) {
+		if err := s.Subscribe(u.ID, gen, Resume{}, func(rp Replay) {
+			p := rp.Pending
 			for _, m := range p {
 				list = append(list, fmt.Sprintf("%d:%s", m.Seq, m.ID))
 			}
@@ -256,7 +258,7 @@ func dumpState(tb testing.TB, s *Store, userIDs, msgIDs []string) stateDump {
 			d.Messages[id] = nil
 			continue
 		}
-		md := &messageDigest{Seq: mi.Seq, Event: mi.Event, Body: string(mi.Body), Created: mi.Created, Expires: mi.Expires}
+		md := &messageDigest{Seq: mi.Seq, Event: mi.Event, Key: mi.Key, Body: string(mi.Body), Created: mi.Created, Expires: mi.Expires}
 		for _, rc := range mi.Recipients {
 			rc.Delivered = false // not kept in the log
 			md.Recipients = append(md.Recipients, rc)
@@ -309,7 +311,8 @@ func pendingIDs(tb testing.TB, s *Store, user string) []string {
 	tb.Helper()
 	gen, _ := s.UserGen(user)
 	var ids []string
-	if err := s.Subscribe(user, gen, 0, func(p []*Message) {
+	if err := s.Subscribe(user, gen, Resume{}, func(rp Replay) {
+		p := rp.Pending
 		for _, m := range p {
 			ids = append(ids, m.ID)
 		}

@@ -7,8 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"iter"
-	"sync/atomic"
+	"hash/maphash"
 	"time"
 )
 
@@ -17,6 +16,7 @@ type Notification struct {
 	Users  []string
 	Groups []string
 	Event  string
+	Key    string          // replaces each recipient's open copy with this key
 	Body   json.RawMessage // compact JSON
 	TTL    time.Duration
 }
@@ -28,27 +28,9 @@ type Receipt struct {
 	Recipients int
 }
 
-// MessageInfo is a message with the state of each copy.
-type MessageInfo struct {
-	ID         string
-	Seq        uint64
-	Event      string
-	Body       json.RawMessage
-	Created    time.Time
-	Expires    time.Time
-	Recipients []RecipientInfo
-}
-
-// RecipientInfo is one user's copy of a message.
-type RecipientInfo struct {
-	User      string
-	Delivered bool
-	Acked     bool
-}
-
 // NoCopyError is returned by Ack when the user and the message exist but
 // the user has no copy of it to acknowledge: never a recipient, or the copy
-// was dropped by the pending cap.
+// expired or was dropped by the pending cap.
 type NoCopyError struct {
 	Message, User string
 }
@@ -103,14 +85,72 @@ func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
 		ID:      newMessageID(),
 		Users:   to,
 		Event:   n.Event,
+		Key:     n.Key,
 		Message: n.Body,
 	}}
+	if n.Key != "" {
+		// Notifies of one key commit one at a time, so each sees the open
+		// copy the one before left; a user then holds one copy per key.
+		mu := &s.keyLocks[maphash.String(s.keySeed, n.Key)%uint64(len(s.keyLocks))]
+		mu.Lock()
+		defer mu.Unlock()
+		r.pre = s.replacements(r.rec.ID, n.Key, to)
+	}
 	if err := s.append(ctx, r); err != nil {
 		return Receipt{}, err
 	}
 	// Recipients may be 0 if all were deleted between the check and the
 	// commit: the record is written, so the answer is still a receipt.
 	return Receipt{ID: r.rec.ID, Seq: r.rec.Seq, Recipients: r.eff.recipients}, nil
+}
+
+// replacements are the recall records that withdraw the open copies with
+// key that the users hold, to be replaced by message by: one per message.
+func (s *Store) replacements(by, key string, users []string) []record {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var recs []record
+	idx := map[*Message]int{}
+	for _, uid := range users {
+		u := s.st.users[uid]
+		if u == nil {
+			continue
+		}
+		old := u.keys[key]
+		if old == nil {
+			continue
+		}
+		i, ok := idx[old]
+		if !ok {
+			i = len(recs)
+			idx[old] = i
+			recs = append(recs, record{Op: opRecall, ID: old.ID, By: by})
+		}
+		recs[i].Users = append(recs[i].Users, uid)
+	}
+	return recs
+}
+
+// Recall withdraws every open copy of a message. Copies already
+// acknowledged stay so; recalling a message with no open copy writes
+// nothing.
+func (s *Store) Recall(ctx context.Context, msgID string) error {
+	s.mu.RLock()
+	m := s.st.msgs.get(msgID)
+	var users []string
+	if m != nil {
+		for u := range m.OpenCopies() {
+			users = append(users, u)
+		}
+	}
+	s.mu.RUnlock()
+	if m == nil {
+		return &NotFoundError{"message", msgID}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	return s.append(ctx, &request{rec: record{Op: opRecall, ID: msgID, Users: users}})
 }
 
 // Ack marks a user's copy of a message acknowledged. Acknowledging again
@@ -140,8 +180,9 @@ func (s *Store) Ack(ctx context.Context, msgID, userID string) error {
 	return nil
 }
 
-// ackable reports whether the user's copy of the message is acknowledged
-// already, or why there is none to acknowledge. s.mu must be held.
+// ackable reports whether the user's copy of the message is closed
+// already (acknowledged, recalled or replaced: acknowledging it is a no-op),
+// or why there is none to acknowledge. s.mu must be held.
 func (s *Store) ackable(msgID, userID string) (acked bool, err error) {
 	if s.st.users[userID] == nil {
 		return false, &NotFoundError{"user", userID}
@@ -151,84 +192,10 @@ func (s *Store) ackable(msgID, userID string) (acked bool, err error) {
 		return false, &NotFoundError{"message", msgID}
 	}
 	rc := m.recipient(userID)
-	if rc == nil || rc.Gone {
+	if rc == nil || rc.state == copyGone || rc.state == copyExpired {
 		return false, &NoCopyError{Message: msgID, User: userID}
 	}
-	return rc.Acked, nil
-}
-
-// Message returns a message and the state of its copies.
-func (s *Store) Message(id string) (MessageInfo, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	m := s.st.msgs.get(id)
-	if m == nil {
-		return MessageInfo{}, false
-	}
-	mi := MessageInfo{
-		ID: m.ID, Seq: m.Seq, Event: m.Event, Body: m.Body,
-		Created: time.UnixMilli(m.Created).UTC(), Expires: time.UnixMilli(m.Expires).UTC(),
-		Recipients: make([]RecipientInfo, 0, len(m.recipients)),
-	}
-	for i := range m.recipients {
-		rc := &m.recipients[i]
-		if rc.Gone {
-			continue
-		}
-		// An acknowledged copy was received, whichever way it went; and
-		// the Delivered flag itself is not in the log, so without this a
-		// restart would show acknowledged copies as never delivered.
-		mi.Recipients = append(mi.Recipients, RecipientInfo{User: rc.User, Delivered: rc.Acked || rc.Delivered.Load(), Acked: rc.Acked})
-	}
-	return mi, true
-}
-
-// Subscribe calls fn, under the store's read lock, with the user's pending
-// messages after seq `after`, oldest first, unexpired. No commit happens
-// while fn runs, so a stream registered inside fn sees every later message
-// live and none twice. It fails with ErrGone if the user no longer exists
-// or its generation moved past gen.
-func (s *Store) Subscribe(userID string, gen, after uint64, fn func(pending []*Message)) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	u := s.st.users[userID]
-	if u == nil || s.st.userGen[userID] != gen {
-		return ErrGone
-	}
-	now := s.nowMilli()
-	var out []*Message
-	for _, m := range u.pending {
-		if m.Seq > after && m.Expires > now {
-			out = append(out, m)
-		}
-	}
-	fn(out)
-	return nil
-}
-
-// OpenCopies yields, for each copy of m that waits for an
-// acknowledgement, its user and the flag to set once the copy is written to
-// one of the user's streams. Call it only from an Observer (the store's
-// lock is held then).
-func (m *Message) OpenCopies() iter.Seq2[string, *atomic.Bool] {
-	return func(yield func(string, *atomic.Bool) bool) {
-		for i := range m.recipients {
-			rc := &m.recipients[i]
-			if !rc.Acked && !rc.Gone && !yield(rc.User, &rc.Delivered) {
-				return
-			}
-		}
-	}
-}
-
-// DeliveredFlag returns the flag to set once user's copy of m is written to
-// one of the user's streams, or nil if the user has no copy. The flag is
-// the one thing about a copy that may change without the store's lock.
-func (m *Message) DeliveredFlag(user string) *atomic.Bool {
-	if rc := m.recipient(user); rc != nil {
-		return &rc.Delivered
-	}
-	return nil
+	return rc.state != copyOpen, nil
 }
 
 func newMessageID() string {

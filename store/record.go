@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strconv"
 )
 
@@ -21,6 +22,11 @@ const (
 	opMsg       = "msg"
 	opAck       = "ack"
 	opRevoke    = "revoke"
+	// opRecall withdraws the open copies of message ID that Users hold:
+	// recalled by the application, or, with By set, replaced by message By.
+	// The recalls of a replacement come right before By's message record
+	// and take effect only with it.
+	opRecall = "recall"
 	// opSnapshot opens a compacted log: the records up to the next
 	// non-snapshot record describe live state as of seq Upto, and carry
 	// seq 0 except messages, which keep their own seq.
@@ -37,24 +43,42 @@ const (
 // record is one log entry. Fields are shared between operations to keep
 // lines short; which ones are set depends on Op.
 type record struct {
-	Seq     uint64          `json:"seq,omitempty"`
-	Op      string          `json:"op"`
-	ID      string          `json:"id,omitempty"`      // client, user, group or message id
-	Name    string          `json:"name,omitempty"`    // client.put
-	Hash    string          `json:"hash,omitempty"`    // client.put: secret hash
-	Groups  []string        `json:"groups,omitempty"`  // user.put: the user's groups (replaced)
-	Users   []string        `json:"users,omitempty"`   // group.put: members added; msg: recipients
-	Acked   []string        `json:"acked,omitempty"`   // msg in a snapshot: recipients that acknowledged
-	Event   string          `json:"event,omitempty"`   // msg
-	Message json.RawMessage `json:"message,omitempty"` // msg: the payload, compact JSON
-	Created int64           `json:"created,omitempty"` // msg, and the first record of a batch: unix milliseconds
-	Expires int64           `json:"expires,omitempty"` // msg: unix milliseconds
-	User    string          `json:"user,omitempty"`    // ack, revoke, gen
-	Kind    string          `json:"kind,omitempty"`    // gen: "user" or "client"
-	Gen     uint64          `json:"gen,omitempty"`     // client.put, gen
-	Upto    uint64          `json:"upto,omitempty"`    // snapshot
-	N       uint64          `json:"n,omitempty"`       // first record of a batch: records in the batch
-	CRC     string          `json:"crc,omitempty"`     // filled in by the framing
+	Seq      uint64          `json:"seq,omitempty"`
+	Op       string          `json:"op"`
+	ID       string          `json:"id,omitempty"`       // client, user, group or message id
+	Name     string          `json:"name,omitempty"`     // client.put
+	Hash     string          `json:"hash,omitempty"`     // client.put: secret hash
+	Groups   []string        `json:"groups,omitempty"`   // user.put: the user's groups (replaced)
+	Users    []string        `json:"users,omitempty"`    // group.put: members added; msg: recipients
+	Acked    []string        `json:"acked,omitempty"`    // msg in a snapshot: recipients that acknowledged
+	Recalled []string        `json:"recalled,omitempty"` // msg in a snapshot: copies recalled
+	Replaced []string        `json:"replaced,omitempty"` // msg in a snapshot: copies replaced
+	Lapsed   []string        `json:"expired,omitempty"`  // msg in a snapshot: copies that expired
+	Event    string          `json:"event,omitempty"`    // msg
+	Key      string          `json:"key,omitempty"`      // msg: replaces the recipients' older copies with this key
+	By       string          `json:"by,omitempty"`       // recall: the message that replaced the copies
+	Message  json.RawMessage `json:"message,omitempty"`  // msg: the payload, compact JSON
+	Created  int64           `json:"created,omitempty"`  // msg, and the first record of a batch: unix milliseconds
+	Expires  int64           `json:"expires,omitempty"`  // msg: unix milliseconds
+	User     string          `json:"user,omitempty"`     // ack, revoke, gen
+	Kind     string          `json:"kind,omitempty"`     // gen: "user" or "client"
+	Gen      uint64          `json:"gen,omitempty"`      // client.put, gen
+	Upto     uint64          `json:"upto,omitempty"`     // snapshot
+	N        uint64          `json:"n,omitempty"`        // first record of a batch: records in the batch
+	CRC      string          `json:"crc,omitempty"`      // filled in by the framing
+}
+
+// continues reports whether r belongs to the replacement by message by
+// whose recalls came before it: another of its recalls, or the message.
+func (r *record) continues(by string) bool {
+	return r.Op == opRecall && r.By == by || r.Op == opMsg && r.ID == by
+}
+
+// clone copies r so that it outlives the decoder's reuse of it.
+func (r *record) clone() record {
+	c := *r
+	c.Users = slices.Clone(r.Users)
+	return c
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -51,15 +51,22 @@ func (s *state) snapshot(at int64, emit func(*record) error) error {
 	})
 	slices.SortFunc(open, func(a, b *Message) int { return cmp.Compare(a.Seq, b.Seq) })
 	for _, m := range open {
-		r := &record{Seq: m.Seq, Op: opMsg, ID: m.ID, Event: m.Event, Message: m.Body, Created: m.Created, Expires: m.Expires}
+		r := &record{Seq: m.Seq, Op: opMsg, ID: m.ID, Event: m.Event, Key: m.Key, Message: m.Body, Created: m.Created, Expires: m.Expires}
 		for i := range m.recipients {
 			rc := &m.recipients[i]
-			if rc.Gone {
+			if rc.state == copyGone {
 				continue
 			}
 			r.Users = append(r.Users, rc.User)
-			if rc.Acked {
+			switch rc.state {
+			case copyAcked:
 				r.Acked = append(r.Acked, rc.User)
+			case copyRecalled:
+				r.Recalled = append(r.Recalled, rc.User)
+			case copyReplaced:
+				r.Replaced = append(r.Replaced, rc.User)
+			case copyExpired:
+				r.Lapsed = append(r.Lapsed, rc.User)
 			}
 		}
 		if err := emit(r); err != nil {

@@ -11,8 +11,28 @@ type Client struct {
 
 type user struct {
 	id      string
-	groups  []string   // sorted
-	pending []*Message // unacknowledged copies, by seq
+	groups  []string            // sorted
+	pending []*Message          // open copies, by seq
+	keys    map[string]*Message // the open copy of each key, for replacement
+	// history holds the newest retractions of this user's copies, by seq:
+	// what a device that was away missed. It is complete for seqs above
+	// histFloor.
+	history   []Retraction
+	histFloor uint64
+}
+
+// remember notes t in u's history, keeping the newest max.
+func (u *user) remember(t Retraction, max int) {
+	if max <= 0 {
+		u.histFloor = t.Seq
+		return
+	}
+	if len(u.history) >= max {
+		u.histFloor = u.history[0].Seq
+		u.history[0] = Retraction{}
+		u.history = u.history[1:]
+	}
+	u.history = append(u.history, t)
 }
 
 type group struct {
@@ -34,13 +54,26 @@ type state struct {
 
 	maxPending int // per user; 0 means no cap
 	keepDone   int
+	history    int // retractions kept per user
+
+	// floor is the seq below which no user's history reaches: the upto of
+	// the snapshot this state was replayed from.
+	floor uint64
+	// deferred holds the recall records of a replacement until the message
+	// that replaces them is applied: the group takes effect whole or not
+	// at all (a log cut after them by a crash drops them).
+	deferred []record
+	// at is the time of the batch being applied (unix ms).
+	at int64
+	// obs hears about changes as they are applied live; nil at replay.
+	obs Observer
 
 	dropped uint64 // copies dropped by the pending cap
 	open    int    // open copies: the sum of every user's pending, kept so /metrics need not walk the users
 	expired uint64 // messages dropped by their ttl
 }
 
-func newState(maxPending, keepDone int) *state {
+func newState(maxPending, keepDone, history int) *state {
 	return &state{
 		clients:    make(map[string]*Client),
 		clientGen:  make(map[string]uint64),
@@ -50,6 +83,7 @@ func newState(maxPending, keepDone int) *state {
 		msgs:       newMsgIndex(0),
 		maxPending: maxPending,
 		keepDone:   keepDone,
+		history:    history,
 	}
 }
 
@@ -62,12 +96,11 @@ func (s *state) intern(b []byte) string {
 	return string(b)
 }
 
-// effect tells the observer what a committed record changed.
+// effect is what a committed record did, for its caller's answer.
 type effect struct {
-	msg        *Message // a new message to fan out
+	msg        *Message // the new message
 	recipients int
-	acked      bool   // an ack found its copy
-	closeUser  string // a user whose streams must end (deleted or revoked)
+	acked      bool // an ack found its copy
 }
 
 // apply changes state by one record. It never fails: a record names only
@@ -77,12 +110,19 @@ func (s *state) apply(r *record) effect {
 	if r.Seq > s.seq {
 		s.seq = r.Seq
 	}
-	if r.Created > 0 && r.Op != opMsg {
-		// The first record of a batch carries the batch's time: the live
-		// writer swept expired messages at that time before applying the
-		// batch (addMessage does the same for messages), so an ack or a
-		// deletion meets the same messages at replay as it did live.
-		s.expire(r.Created)
+	if r.Created > 0 {
+		s.at = r.Created
+		if r.Op != opMsg {
+			// The first record of a batch carries the batch's time: the
+			// live writer swept expired messages at that time before
+			// applying the batch (addMessage does the same for messages),
+			// so an ack or a deletion meets the same messages at replay as
+			// it did live.
+			s.expire(r.Created)
+		}
+	}
+	if len(s.deferred) > 0 && !r.continues(s.deferred[0].By) {
+		s.deferred = s.deferred[:0] // a replacement cut short
 	}
 	var eff effect
 	switch r.Op {
@@ -96,8 +136,8 @@ func (s *state) apply(r *record) effect {
 	case opUserPut:
 		s.putUser(r.ID, r.Groups)
 	case opUserDel:
-		if s.deleteUser(r.ID) {
-			eff.closeUser = r.ID
+		if s.deleteUser(r.ID) && s.obs != nil {
+			s.obs.UserClosed(r.ID, r.Seq)
 		}
 	case opGroupPut:
 		g := s.groups[r.ID]
@@ -123,12 +163,30 @@ func (s *state) apply(r *record) effect {
 			delete(s.groups, r.ID)
 		}
 	case opMsg:
+		if len(s.deferred) > 0 {
+			// This message replaces the copies recalled just before it.
+			for i := range s.deferred {
+				s.recall(&s.deferred[i])
+			}
+			s.deferred = s.deferred[:0]
+		}
 		eff.msg, eff.recipients = s.addMessage(r)
+		if eff.msg != nil && s.obs != nil {
+			s.obs.MessageCommitted(eff.msg)
+		}
 	case opAck:
-		eff.acked = s.ack(r.ID, r.User)
+		eff.acked = s.ack(r)
+	case opRecall:
+		if r.By != "" {
+			s.deferred = append(s.deferred, r.clone())
+		} else {
+			s.recall(r)
+		}
 	case opRevoke:
 		s.userGen[r.User]++
-		eff.closeUser = r.User
+		if s.obs != nil {
+			s.obs.UserClosed(r.User, 0)
+		}
 	case opGen:
 		if r.Kind == "client" {
 			s.clientGen[r.User] = r.Gen
@@ -139,6 +197,9 @@ func (s *state) apply(r *record) effect {
 		if r.Upto > s.seq {
 			s.seq = r.Upto
 		}
+		// The snapshot keeps no history: reconnecting devices whose last
+		// event id is older are told to reset.
+		s.floor = max(s.floor, r.Upto)
 	case opMark:
 		// Only moves seq on (done above).
 	}
@@ -176,8 +237,8 @@ func (s *state) deleteUser(id string) bool {
 		}
 	}
 	for _, m := range u.pending {
-		if rc := m.recipient(id); rc != nil && !rc.Acked && !rc.Gone {
-			rc.Gone = true
+		if rc := m.recipient(id); rc != nil && rc.state == copyOpen {
+			rc.state = copyGone
 			s.closeCopy(m)
 		}
 	}

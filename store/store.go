@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -56,6 +57,10 @@ type Options struct {
 	// KeepAcked is how many fully acknowledged messages stay queryable.
 	// <0 means none.
 	KeepAcked int
+	// History is how many acknowledgements and recalls of each user's
+	// messages are kept for devices that reconnect; older ones are
+	// answered with a reset. <0 means none.
+	History int
 	// CompactMin is the least number of records in the log before the
 	// store compacts on its own; it then compacts once the log holds more
 	// than four times the live records. <0 disables.
@@ -73,6 +78,7 @@ func DefaultOptions() Options {
 		FsyncInterval: 100 * time.Millisecond,
 		MaxPending:    10000,
 		KeepAcked:     10000,
+		History:       256,
 		CompactMin:    100000,
 	}
 }
@@ -92,6 +98,7 @@ func (o Options) withDefaults() Options {
 	}
 	o.MaxPending = orDefault(o.MaxPending, d.MaxPending)
 	o.KeepAcked = orDefault(o.KeepAcked, d.KeepAcked)
+	o.History = orDefault(o.History, d.History)
 	o.CompactMin = orDefault(o.CompactMin, d.CompactMin)
 	return o
 }
@@ -108,11 +115,48 @@ func orDefault(v, def int) int {
 
 // Observer hears about committed changes, in seq order, while the store's
 // lock is held: it must not block and must not call back into the store.
+// Replay is not observed.
 type Observer interface {
-	// MessageCommitted is called for each new message with open copies.
+	// MessageCommitted is called for each new message. Its copies that
+	// wait for an acknowledgement are m.OpenCopies.
 	MessageCommitted(m *Message)
-	// UserClosed is called when a user is deleted or its tokens revoked.
-	UserClosed(userID string)
+	// CopiesWithdrawn is called when copies leave their users' inboxes:
+	// acknowledged, recalled, or replaced (then before the replacing
+	// message's MessageCommitted).
+	CopiesWithdrawn(w Withdrawal)
+	// CopiesExpired is called when the ttl of a message with open copies
+	// runs out; users held them. at is unix ms.
+	CopiesExpired(m *Message, users []string, at int64)
+	// UserClosed is called when a user is deleted (deleted is the seq of
+	// the record) or its tokens revoked (deleted is 0): its streams end.
+	UserClosed(user string, deleted uint64)
+}
+
+// Observers tells each of its observers, in order.
+type Observers []Observer
+
+func (o Observers) MessageCommitted(m *Message) {
+	for _, x := range o {
+		x.MessageCommitted(m)
+	}
+}
+
+func (o Observers) CopiesWithdrawn(w Withdrawal) {
+	for _, x := range o {
+		x.CopiesWithdrawn(w)
+	}
+}
+
+func (o Observers) CopiesExpired(m *Message, users []string, at int64) {
+	for _, x := range o {
+		x.CopiesExpired(m, users, at)
+	}
+}
+
+func (o Observers) UserClosed(user string, deleted uint64) {
+	for _, x := range o {
+		x.UserClosed(user, deleted)
+	}
 }
 
 // ErrClosed is returned for writes after Close.
@@ -146,6 +190,10 @@ type Store struct {
 	expAt     int64
 	lastStamp int64 // unix ms of the last batch or expiry sweep
 
+	// keyLocks serialize the notifies of one key (striped by its hash).
+	keyLocks [64]sync.Mutex
+	keySeed  maphash.Seed
+
 	compacting atomic.Bool
 	bg         sync.WaitGroup // background compaction
 	compactMu  sync.Mutex     // one compaction or backup at a time
@@ -159,9 +207,13 @@ type request struct {
 	rec  record
 	ttl  time.Duration // msg: the writer stamps created and expires
 	body []byte        // the record without seq (and, for msg, its times)
-	eff  effect
-	err  error
-	done chan struct{}
+	// pre are records committed right before rec, in the same batch: the
+	// recalls of a replacement.
+	pre     []record
+	preBody [][]byte
+	eff     effect
+	err     error
+	done    chan struct{}
 }
 
 // Open opens (creating if needed) the data directory, takes its lock,
@@ -191,6 +243,7 @@ func Open(opts Options) (*Store, error) {
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+		keySeed: maphash.MakeSeed(),
 	}
 	if err := s.recover(uncleanStop); err != nil {
 		lock.Close() // its word stays what it was: nothing was served
@@ -208,7 +261,7 @@ func Open(opts Options) (*Store, error) {
 func (s *Store) nowMilli() int64 { return s.opts.Now().UnixMilli() }
 
 func (s *Store) newState() *state {
-	return newState(s.opts.MaxPending, s.opts.KeepAcked)
+	return newState(s.opts.MaxPending, s.opts.KeepAcked, s.opts.History)
 }
 
 // SetObserver sets who hears about committed changes. Call it before

@@ -10,46 +10,41 @@ import (
 // maxBatch bounds a group commit; recovery relies on it.
 const maxBatch = 1024
 
-// append hands records to the writer and waits until they are committed.
-func (s *Store) append(ctx context.Context, recs ...*request) error {
-	for _, r := range recs {
-		// Encoded here, on the caller's goroutine; a message's times are
-		// spliced in by the writer.
-		body, err := encodeBody(&r.rec)
+// append hands r to the writer and waits until it is committed.
+func (s *Store) append(ctx context.Context, r *request) error {
+	// Encoded here, on the caller's goroutine; a message's times are
+	// spliced in by the writer.
+	body, err := encodeBody(&r.rec)
+	if err != nil {
+		return err
+	}
+	r.body = body
+	for i := range r.pre {
+		b, err := encodeBody(&r.pre[i])
 		if err != nil {
 			return err
 		}
-		r.body = body
-		r.done = make(chan struct{})
+		r.preBody = append(r.preBody, b)
 	}
-	for _, r := range recs {
-		select {
-		case s.reqs <- r:
-		case <-s.quit:
-			return ErrClosed
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	r.done = make(chan struct{})
+	select {
+	case s.reqs <- r:
+	case <-s.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	for _, r := range recs {
+	select {
+	case <-r.done:
+	case <-s.stopped:
+		// The writer may have finished this one on its way out.
 		select {
 		case <-r.done:
-			if r.err != nil {
-				return r.err
-			}
-		case <-s.stopped:
-			// The writer may have finished this one on its way out.
-			select {
-			case <-r.done:
-				if r.err != nil {
-					return r.err
-				}
-			default:
-				return ErrClosed
-			}
+		default:
+			return ErrClosed
 		}
 	}
-	return nil
+	return r.err
 }
 
 func (s *Store) writer() {
@@ -65,48 +60,75 @@ func (s *Store) writer() {
 	s.armExpiry()
 	batch := make([]*request, 0, maxBatch)
 	buf := make([]byte, 0, 1<<16)
+	// held is a request that did not fit in the last batch. While there
+	// is one, it is the next batch's first (no new request is taken), and
+	// its turn is one more ready case of the select, so control calls,
+	// syncs and expiry get theirs under any load.
+	var held *request
+	always := make(chan struct{})
+	close(always)
 	for {
+		reqs, heldTurn := s.reqs, (<-chan struct{})(nil)
+		if held != nil {
+			reqs, heldTurn = nil, always
+		}
 		select {
-		case r := <-s.reqs:
-			batch = append(batch, r)
-		drain:
-			for len(batch) < cap(batch) {
-				select {
-				case r := <-s.reqs:
-					batch = append(batch, r)
-				default:
-					break drain
-				}
-			}
-			buf = s.commit(batch, buf[:0])
-			clear(batch)
-			batch = batch[:0]
+		case <-heldTurn:
+			r := held
+			held, buf = s.commitFrom(r, batch, buf)
+		case r := <-reqs:
+			held, buf = s.commitFrom(r, batch, buf)
 		case fn := <-s.ctl:
 			fn()
 		case <-tick:
 			s.syncIfDirty()
 		case <-s.expT.C:
 			s.expAt = 0
-			now := s.stamp()
-			s.mu.Lock()
-			s.st.expire(now)
-			s.mu.Unlock()
+			s.sweep()
 			s.armExpiry()
 		case <-s.wake:
 			s.armExpiry()
 		case <-s.quit:
 			for {
-				select {
-				case r := <-s.reqs:
-					batch = append(batch[:0], r)
-					buf = s.commit(batch, buf[:0])
-				default:
-					s.expT.Stop()
-					return
+				if held == nil {
+					select {
+					case held = <-s.reqs:
+					default:
+						s.expT.Stop()
+						return
+					}
 				}
+				r := held
+				held, buf = s.commitFrom(r, batch, buf)
 			}
 		}
 	}
+}
+
+// commitFrom commits first and what else is queued, up to maxBatch records
+// (a larger request alone: its records go down in one batch, whole). It
+// returns a request taken that did not fit.
+func (s *Store) commitFrom(first *request, batch []*request, buf []byte) (*request, []byte) {
+	batch = append(batch, first)
+	n := first.records()
+	var held *request
+drain:
+	for n < maxBatch {
+		select {
+		case r := <-s.reqs:
+			if n+r.records() > maxBatch {
+				held = r
+				break drain
+			}
+			batch = append(batch, r)
+			n += r.records()
+		default:
+			break drain
+		}
+	}
+	buf = s.commit(batch, buf[:0])
+	clear(batch)
+	return held, buf
 }
 
 // stamp is the writer's clock: the store's, held from going back.
@@ -130,6 +152,27 @@ func (s *Store) armExpiry() {
 	s.expT.Reset(min(max(d, time.Millisecond), time.Hour))
 }
 
+// records counts the records r commits.
+func (r *request) records() int { return 1 + len(r.pre) }
+
+// sweep expires what is due at the writer's stamp, telling the observer.
+func (s *Store) sweep() {
+	now := s.stamp()
+	s.mu.Lock()
+	s.st.obs = s.observer()
+	s.st.expire(now)
+	s.st.obs = nil
+	s.mu.Unlock()
+}
+
+// observer is who hears about committed changes, or nil.
+func (s *Store) observer() Observer {
+	if b := s.obs.Load(); b != nil {
+		return b.Observer
+	}
+	return nil
+}
+
 // commit writes, syncs and applies one batch, then answers its callers.
 func (s *Store) commit(batch []*request, buf []byte) []byte {
 	if s.broken != nil {
@@ -146,25 +189,36 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	// any batch), so replay ends where the live run did.
 	now := s.stamp()
 	seq := s.seq
-	for i, r := range batch {
+	records := 0
+	for _, r := range batch {
+		records += r.records()
+	}
+	frame := func(rec *record, body []byte, ttl time.Duration) {
 		seq++
-		r.rec.Seq = seq
+		rec.Seq = seq
 		var count uint64
-		if i == 0 {
-			count = uint64(len(batch))
+		first := seq == s.seq+1
+		if first {
+			count = uint64(records)
 		}
 		switch {
-		case r.rec.Op == opMsg:
-			r.rec.Created, r.rec.Expires = now, now+r.ttl.Milliseconds()
-			buf = appendFramed(buf, seq, count, r.rec.Created, r.rec.Expires, r.body)
-		case i == 0:
+		case rec.Op == opMsg:
+			rec.Created, rec.Expires = now, now+ttl.Milliseconds()
+			buf = appendFramed(buf, seq, count, rec.Created, rec.Expires, body)
+		case first:
 			// The batch's time on its first record: applying it sweeps
 			// what expired by then, live and at replay alike.
-			r.rec.Created = now
-			buf = appendFramed(buf, seq, count, now, 0, r.body)
+			rec.Created = now
+			buf = appendFramed(buf, seq, count, now, 0, body)
 		default:
-			buf = appendBatchLine(buf, seq, count, r.body)
+			buf = appendBatchLine(buf, seq, count, body)
 		}
+	}
+	for _, r := range batch {
+		for i := range r.pre {
+			frame(&r.pre[i], r.preBody[i], 0)
+		}
+		frame(&r.rec, r.body, r.ttl)
 	}
 	if err := s.write(buf); err != nil {
 		for _, r := range batch {
@@ -174,11 +228,14 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 		return buf
 	}
 	s.seq = seq
-	s.records += len(batch)
-	obs := s.obs.Load()
+	s.records += records
 	earliest := int64(0)
 	s.mu.Lock()
+	s.st.obs = s.observer()
 	for _, r := range batch {
+		for i := range r.pre {
+			s.st.apply(&r.pre[i])
+		}
 		r.eff = s.st.apply(&r.rec)
 		if r.eff.recipients > 0 {
 			s.Metrics.Messages.Add(1)
@@ -186,22 +243,15 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 		if r.eff.acked {
 			s.Metrics.Acks.Add(1)
 		}
-		if obs != nil {
-			if r.eff.msg != nil && r.eff.msg.open > 0 {
-				obs.MessageCommitted(r.eff.msg)
-			}
-			if r.eff.closeUser != "" {
-				obs.UserClosed(r.eff.closeUser)
-			}
-		}
 		if m := r.eff.msg; m != nil && m.open > 0 && (earliest == 0 || m.Expires < earliest) {
 			earliest = m.Expires
 		}
 	}
+	s.st.obs = nil
 	live := s.st.live()
 	s.mu.Unlock()
 	// Count before answering, so a caller sees its own append in the metrics.
-	s.Metrics.Appends.Add(uint64(len(batch)))
+	s.Metrics.Appends.Add(uint64(records))
 	s.Metrics.Batches.Add(1)
 	for _, r := range batch {
 		close(r.done)

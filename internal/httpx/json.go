@@ -96,3 +96,18 @@ func kindName(k string) string {
 
 // DefaultMaxBody is the request body limit of both listeners by default.
 const DefaultMaxBody = 1 << 20
+
+// AppendString appends s as a JSON string. The ids and names the hub
+// makes need no escaping; anything else is escaped as encoding/json does
+// (without HTML escaping), so the result is always one line of valid JSON.
+func AppendString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}

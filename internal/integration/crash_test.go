@@ -266,3 +266,152 @@ func TestSignals(t *testing.T) {
 		})
 	}
 }
+
+// TestCrashKeepsRecallsAndReplacements: recalls (204) and replacing
+// notifies (202) made as fast as they go survive a kill -9, and a
+// replacement is whole or absent: the user ends with one copy of the key.
+func TestCrashKeepsRecallsAndReplacements(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	cmd, exited, h := startChild(t, dir)
+	h.PutUser(t, "keyed")
+	h.PutUser(t, "recalled")
+	appTok := h.AccessToken(t)
+	client := &http.Client{Timeout: 4 * testkit.Guard}
+	call := func(method, path string, body any) (int, []byte, error) {
+		var rd io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+		req, _ := http.NewRequest(method, h.API+path, rd)
+		req.Header.Set("Authorization", "Bearer "+appTok)
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return res.StatusCode, b, err
+	}
+	var (
+		mu       sync.Mutex
+		keyed    []string            // answered 202
+		lastSeq  uint64              // the highest seq of those
+		recalled = map[string]bool{} // answered 204 to DELETE
+		kept     = map[string]bool{} // answered 202, not recalled
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
+		early    []string
+	)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if g%2 == 0 {
+					code, b, err := call("POST", "/api/message/notify", map[string]any{"users": []string{"keyed"}, "key": "level", "message": i})
+					if err != nil || code != 202 {
+						return
+					}
+					var rc testkit.Receipt
+					json.Unmarshal(b, &rc)
+					mu.Lock()
+					keyed = append(keyed, rc.ID)
+					lastSeq = max(lastSeq, rc.Seq)
+					mu.Unlock()
+					continue
+				}
+				code, b, err := call("POST", "/api/message/notify", map[string]any{"users": []string{"recalled"}, "message": i})
+				if err != nil || code != 202 {
+					return
+				}
+				var rc testkit.Receipt
+				json.Unmarshal(b, &rc)
+				mu.Lock()
+				kept[rc.ID] = true
+				mu.Unlock()
+				if i%2 == 1 {
+					continue
+				}
+				code, b, err = call("DELETE", "/api/message/"+rc.ID, nil)
+				if err != nil {
+					// In flight at the kill: it may have been recalled.
+					mu.Lock()
+					delete(kept, rc.ID)
+					mu.Unlock()
+					return
+				}
+				mu.Lock()
+				if code == 204 {
+					recalled[rc.ID] = true
+					delete(kept, rc.ID)
+				} else {
+					early = append(early, fmt.Sprintf("DELETE: %d %s", code, b))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	<-exited
+	if len(early) > 0 {
+		t.Errorf("refusals before the kill: %v", early)
+	}
+	t.Logf("%d replacing notifies, %d recalls, %d kept messages answered before the kill", len(keyed), len(recalled), len(kept))
+	if len(keyed) < 2 || len(recalled) == 0 {
+		t.Fatal("too little was answered to check")
+	}
+
+	h2 := testkit.StartHub(t, dir)
+	h2.UseAccessToken(appTok)
+	var inbox []struct {
+		ID  string `json:"id"`
+		Seq uint64 `json:"seq"`
+	}
+	h2.Must(t, 200, "GET", "/api/user/keyed/messages", nil, &inbox)
+	if len(inbox) != 1 {
+		t.Fatalf("keyed holds %d pending copies of one key after the crash, want 1: %+v", len(inbox), inbox)
+	}
+	for i, id := range keyed {
+		var st struct {
+			Recipients []struct {
+				State string `json:"state"`
+			} `json:"recipients"`
+		}
+		h2.Must(t, 200, "GET", "/api/message/"+id, nil, &st)
+		want := "replaced"
+		if id == inbox[0].ID {
+			want = "pending"
+		}
+		if st.Recipients[0].State != want {
+			t.Errorf("keyed message %d of %d: state %q, want %q", i+1, len(keyed), st.Recipients[0].State, want)
+		}
+	}
+	if inbox[0].Seq < lastSeq {
+		t.Errorf("the pending copy has seq %d, older than the last answered replacement (%d)", inbox[0].Seq, lastSeq)
+	}
+	h2.Must(t, 200, "GET", "/api/user/recalled/messages?limit=1000", nil, &inbox)
+	pending := map[string]bool{}
+	for _, e := range inbox {
+		pending[e.ID] = true
+	}
+	for id := range recalled {
+		if pending[id] {
+			t.Errorf("recalled message %s (204) is pending after the crash", id)
+		}
+	}
+	for id := range kept {
+		if !pending[id] {
+			t.Errorf("message %s (202, not recalled) is not pending after the crash", id)
+		}
+	}
+}

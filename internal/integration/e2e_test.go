@@ -398,7 +398,7 @@ func TestAPIRoutes(t *testing.T) {
 		h.PutUser(t, "offline")
 		m := h.Notify(t, map[string]any{"users": []string{"offline"}, "message": "quiet", "event": "x.y"})
 		r = h.Must(t, 200, "GET", "/api/message/"+m.ID, nil, nil)
-		if !strings.Contains(string(r.Body), `"recipients":[{"user_id":"offline","delivered":false,"acknowledged":false}]`) {
+		if !strings.Contains(string(r.Body), `"recipients":[{"user_id":"offline","delivered":false,"acknowledged":false,"state":"pending"}]`) {
 			t.Errorf("message to an offline user: %s", r.Body)
 		}
 	})

@@ -47,7 +47,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	msg3 := h.Must(t, 200, "GET", "/api/message/"+m3.ID, nil, nil).Body
 	// ben acknowledged m3 without a stream open: acknowledged implies
 	// delivered, before and after the restart.
-	wantRecipients3 := `[{"user_id":"ann","delivered":false,"acknowledged":false},{"user_id":"ben","delivered":true,"acknowledged":true}]`
+	wantRecipients3 := `[{"user_id":"ann","delivered":false,"acknowledged":false,"state":"pending"},{"user_id":"ben","delivered":true,"acknowledged":true,"state":"acknowledged"}]`
 	if got := recipientsOf(t, msg3); got != wantRecipients3 {
 		t.Errorf("m3 recipients: got %s, want %s", got, wantRecipients3)
 	}

@@ -77,10 +77,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 
 	s.hub = hub.New(cfg.Hub)
 	ssrv := sse.New(sse.Config{Options: cfg.SSE, Store: s.store, Hub: s.hub, Signer: s.signer, Logger: log})
-	s.store.SetObserver(ssrv)
+	events := api.NewEvents(s.store, s.hub, log)
+	s.store.SetObserver(store.Observers{ssrv, events})
+	s.hub.SetListener(events)
 	var apiHandler http.Handler = api.New(api.Config{
 		Options: cfg.API, Store: s.store, Hub: s.hub, Signer: s.signer, Logger: log,
-		Metrics: api.Metrics(s.store, s.hub, cfg.Version),
+		Metrics: api.Metrics(s.store, s.hub, cfg.Version), Events: events,
 	})
 	if cfg.Pprof {
 		apiHandler = withPprof(apiHandler)

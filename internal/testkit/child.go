@@ -31,6 +31,10 @@ func Binary(tb testing.TB) string {
 		out, err := exec.Command("go", "build", "-o", builtBin, "rtchub").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		if fi, err := os.Stat(builtBin); err != nil || fi.Mode()&0o111 == 0 {
+			buildErr = fmt.Errorf("go build left %s not executable: %v %v\n%s", builtBin, fi.Mode(), err, out)
 		}
 	})
 	if buildErr != nil {

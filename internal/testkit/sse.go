@@ -132,6 +132,8 @@ type Parsed struct {
 	Comments []string // the comments' text
 	Retry    int      // the last valid retry in ms, -1 if none
 	Pending  bool     // see Parser.Pending
+	// LastEventID is what EventSource would send as Last-Event-ID now.
+	LastEventID string
 }
 
 // Parse interprets b, a stream from its first byte. An unterminated last
@@ -151,5 +153,6 @@ func Parse(b []byte) Parsed {
 		}
 	})
 	out.Pending = p.Pending()
+	out.LastEventID = p.LastEventID
 	return out
 }

@@ -1,0 +1,350 @@
+package api
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"rtchub/auth"
+	"rtchub/hub"
+	"rtchub/internal/httpx"
+	"rtchub/store"
+)
+
+// Events is the applications' event stream, GET /api/events: what users do
+// with the messages, as it happens. Durable events (sent, acknowledged,
+// recalled, user.deleted) carry their record's seq as id and can be read
+// back from the log; delivered, online, offline and expired are live only.
+//
+// It is an observer of the store and a listener of the hub; each event is
+// encoded once and queued on every application stream whose filter takes
+// it. The streams are the hub's, held like a user's.
+type Events struct {
+	st  *store.Store
+	hub *hub.Hub
+	now func() time.Time
+	log *slog.Logger
+}
+
+// NewEvents returns the event stream of st and h. Register it with the
+// store (SetObserver) and the hub (SetListener).
+func NewEvents(st *store.Store, h *hub.Hub, log *slog.Logger) *Events {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Events{st: st, hub: h, now: time.Now, log: log}
+}
+
+// The event names, and the bit of each in a filter.
+var eventNames = [...]string{"sent", "acknowledged", "recalled", "user.deleted", "delivered", "online", "offline", "expired"}
+
+const (
+	evSent = 1 << iota
+	evAcknowledged
+	evRecalled
+	evUserDeleted
+	evDelivered
+	evOnline
+	evOffline
+	evExpired
+	evAll = 1<<len(eventNames) - 1
+)
+
+// filter is what one application stream asked for.
+type filter struct {
+	events uint     // bits of the event names
+	users  []string // nil: every user
+}
+
+// takes reports whether f wants event bit ev about any of users.
+func (f *filter) takes(ev uint, users ...string) bool {
+	if f.events&ev == 0 {
+		return false
+	}
+	if f.users == nil {
+		return true
+	}
+	for _, u := range users {
+		if slices.Contains(f.users, u) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseFilter reads ?events=a,b (repeatable) and ?user=ID (repeatable).
+func parseFilter(r *http.Request) (*filter, string) {
+	q := r.URL.Query()
+	f := &filter{events: evAll}
+	if q.Has("events") {
+		f.events = 0
+		for _, v := range q["events"] {
+			for name := range strings.SplitSeq(v, ",") {
+				i := slices.Index(eventNames[:], strings.TrimSpace(name))
+				if i < 0 {
+					return nil, fmt.Sprintf("unknown event %q in events: use %s", httpx.Clip(name), strings.Join(eventNames[:], ", "))
+				}
+				f.events |= 1 << i
+			}
+		}
+	}
+	if q.Has("user") {
+		f.users = []string{}
+		for _, u := range q["user"] {
+			if !auth.ValidID(u) {
+				return nil, fmt.Sprintf("invalid user id %q: "+auth.IDRule, httpx.Clip(u))
+			}
+			f.users = append(f.users, u)
+		}
+	}
+	return f, ""
+}
+
+// send queues one event on the application streams that take it. The
+// frame is encoded only if a stream is open.
+func (e *Events) send(ev uint, users []string, encode func([]byte) []byte) {
+	if !e.hub.Apps() {
+		return
+	}
+	f := &hub.Frame{B: encode(nil)}
+	e.hub.SendApps(f, func(x any) bool { return x.(*filter).takes(ev, users...) })
+}
+
+// ---- store.Observer ----
+
+// MessageCommitted sends "sent".
+func (e *Events) MessageCommitted(m *store.Message) {
+	if !e.hub.Apps() {
+		return
+	}
+	d := store.SentOf(m)
+	e.send(evSent, d.Users, func(b []byte) []byte { return appendDurable(b, d) })
+}
+
+// CopiesWithdrawn sends "acknowledged" or "recalled".
+func (e *Events) CopiesWithdrawn(w store.Withdrawal) {
+	d := store.WithdrawnOf(w)
+	e.send(durableBit(d.Kind), d.Users, func(b []byte) []byte { return appendDurable(b, d) })
+}
+
+// CopiesExpired sends "expired".
+func (e *Events) CopiesExpired(m *store.Message, users []string, at int64) {
+	e.send(evExpired, users, func(b []byte) []byte {
+		b = append(b, "event: expired\ndata: {\"message_id\":"...)
+		b = httpx.AppendString(b, m.ID)
+		b = appendUsers(b, users)
+		return appendAt(b, time.UnixMilli(at))
+	})
+}
+
+// UserClosed sends "user.deleted" when the user was deleted.
+func (e *Events) UserClosed(user string, deleted uint64) {
+	if deleted == 0 {
+		return
+	}
+	d := store.Durable{Kind: store.UserDeleted, Seq: deleted, ID: user}
+	e.send(evUserDeleted, []string{user}, func(b []byte) []byte { return appendDurable(b, d) })
+}
+
+// ---- hub.Listener ----
+
+// Delivered sends "delivered".
+func (e *Events) Delivered(msg, user string) {
+	e.send(evDelivered, []string{user}, func(b []byte) []byte {
+		b = append(b, "event: delivered\ndata: {\"message_id\":"...)
+		b = httpx.AppendString(b, msg)
+		b = append(b, ",\"user_id\":"...)
+		b = httpx.AppendString(b, user)
+		return appendAt(b, e.now())
+	})
+}
+
+// Presence sends "online" or "offline".
+func (e *Events) Presence(user string, streams int) {
+	ev, name := uint(evOnline), "online"
+	if streams == 0 {
+		ev, name = evOffline, "offline"
+	}
+	e.send(ev, []string{user}, func(b []byte) []byte {
+		b = append(b, "event: "...)
+		b = append(b, name...)
+		b = append(b, "\ndata: {\"user_id\":"...)
+		b = httpx.AppendString(b, user)
+		b = append(b, ",\"streams\":"...)
+		b = strconv.AppendInt(b, int64(streams), 10)
+		return appendAt(b, e.now())
+	})
+}
+
+// ---- frames ----
+
+func durableBit(k store.DurableKind) uint {
+	switch k {
+	case store.Sent:
+		return evSent
+	case store.Acknowledged:
+		return evAcknowledged
+	case store.Withdrawn:
+		return evRecalled
+	}
+	return evUserDeleted
+}
+
+// appendDurable appends a durable event with its seq as id.
+func appendDurable(b []byte, d store.Durable) []byte {
+	b = append(b, "id: "...)
+	b = strconv.AppendUint(b, d.Seq, 10)
+	switch d.Kind {
+	case store.Sent:
+		b = append(b, "\nevent: sent\ndata: {\"message_id\":"...)
+		b = httpx.AppendString(b, d.ID)
+		b = appendSeq(b, d.Seq)
+		b = append(b, ",\"recipients\":"...)
+		b = strconv.AppendInt(b, int64(len(d.Users)), 10)
+		if d.Key != "" {
+			b = append(b, ",\"key\":"...)
+			b = httpx.AppendString(b, d.Key)
+		}
+	case store.Acknowledged:
+		b = append(b, "\nevent: acknowledged\ndata: {\"message_id\":"...)
+		b = httpx.AppendString(b, d.ID)
+		b = append(b, ",\"user_id\":"...)
+		b = httpx.AppendString(b, d.Users[0])
+		b = appendSeq(b, d.Seq)
+		b = append(b, ",\"at\":\""...)
+		b = time.UnixMilli(d.At).UTC().AppendFormat(b, httpx.TimeFormat)
+		b = append(b, '"')
+	case store.Withdrawn:
+		b = append(b, "\nevent: recalled\ndata: {\"message_id\":"...)
+		b = httpx.AppendString(b, d.ID)
+		b = appendUsers(b, d.Users)
+		b = appendSeq(b, d.Seq)
+		b = append(b, ",\"reason\":\""...)
+		b = append(b, d.Reason.String()...)
+		b = append(b, '"')
+		if d.By != "" {
+			b = append(b, ",\"by\":"...)
+			b = httpx.AppendString(b, d.By)
+		}
+	case store.UserDeleted:
+		b = append(b, "\nevent: user.deleted\ndata: {\"user_id\":"...)
+		b = httpx.AppendString(b, d.ID)
+		b = appendSeq(b, d.Seq)
+	}
+	return append(b, "}\n\n"...)
+}
+
+func appendSeq(b []byte, seq uint64) []byte {
+	b = append(b, ",\"seq\":"...)
+	return strconv.AppendUint(b, seq, 10)
+}
+
+func appendUsers(b []byte, users []string) []byte {
+	b = append(b, ",\"user_ids\":["...)
+	for i, u := range users {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = httpx.AppendString(b, u)
+	}
+	return append(b, ']')
+}
+
+// appendAt ends a live event's data with its time.
+func appendAt(b []byte, t time.Time) []byte {
+	b = append(b, ",\"at\":\""...)
+	b = t.UTC().AppendFormat(b, httpx.TimeFormat)
+	return append(b, "\"}\n\n"...)
+}
+
+// ---- GET /api/events ----
+
+// resetEvent opens a stream that asked to resume from where the log no
+// longer reaches.
+var resetEvent = []byte("event: reset\ndata: {}\n\n")
+
+// ServeHTTP serves GET /api/events. The caller has checked the
+// application's token.
+func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f, msg := parseFilter(r)
+	if msg != "" {
+		httpx.WriteError(w, http.StatusBadRequest, msg)
+		return
+	}
+	if r.Method == http.MethodHead {
+		httpx.StreamHead(w)
+		return
+	}
+	last, given := r.Header.Get("Last-Event-ID"), r.Header.Get("Last-Event-ID") != ""
+	if !given {
+		last, given = r.URL.Query().Get("last_event_id"), r.URL.Query().Has("last_event_id")
+	}
+	var st *hub.Stream
+	var attachErr error
+	var seq uint64
+	lr, err := e.st.SubscribeLog(func(now uint64) {
+		seq = now
+		st, attachErr = e.hub.AttachApp(f)
+	})
+	if err != nil {
+		if st != nil {
+			st.Close()
+		}
+		httpx.FailStore(w, e.log, err)
+		return
+	}
+	defer lr.Close()
+	if attachErr != nil {
+		w.Header().Set("Retry-After", "5")
+		httpx.WriteError(w, http.StatusServiceUnavailable, attachErr.Error())
+		return
+	}
+	conn, head, err := httpx.Hijack(w, e.now())
+	if err != nil {
+		st.Close()
+		httpx.WriteError(w, http.StatusInternalServerError, "cannot stream on this connection")
+		return
+	}
+	err = st.Start(conn, func(emit func([]byte, []hub.Mark) error) error {
+		buf := head
+		if !given {
+			return emit(buf, nil)
+		}
+		after, perr := strconv.ParseUint(strings.TrimSpace(last), 10, 64)
+		covered := false
+		var werr, rerr error
+		if perr == nil {
+			covered, rerr = lr.Durables(after, func(d store.Durable) bool {
+				if !f.takes(durableBit(d.Kind), d.Users...) {
+					return true
+				}
+				buf = appendDurable(buf, d)
+				if len(buf) >= httpx.ReplayChunk {
+					werr = emit(buf, nil)
+					buf = buf[:0]
+				}
+				return werr == nil
+			})
+			if werr != nil {
+				return werr
+			}
+			if rerr != nil {
+				return rerr
+			}
+		}
+		if !covered {
+			buf = append(buf, resetEvent...)
+			buf = append(buf, "id: "...)
+			buf = strconv.AppendUint(buf, seq, 10)
+			buf = append(buf, "\n\n"...)
+		}
+		return emit(buf, nil)
+	})
+	if err != nil {
+		e.log.Debug("api: event stream ended during replay", "err", err)
+	}
+}
