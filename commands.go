@@ -189,7 +189,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&c.SSE, "sse", "http://127.0.0.1:4500", "hub SSE base URL")
 	fs.StringVar(&c.ClientID, "client-id", "", "application client id")
 	fs.StringVar(&c.ClientSecret, "client-secret", "", "application client secret")
-	fs.StringVar(&c.Scenario, "scenario", "broadcast", "broadcast (one group of all streams), unicast (each notify to one user), idle (hold streams)")
+	fs.StringVar(&c.Scenario, "scenario", "broadcast", "broadcast (one group of all streams), unicast (each notify to one user), ack (two streams a user: one acknowledges, the other gets rtchub.ack), idle (hold streams)")
 	fs.IntVar(&c.Streams, "streams", 100, "streams to open, each its own user")
 	fs.IntVar(&c.Notifies, "notifies", 1000, "notifies to send")
 	fs.Float64Var(&c.Rate, "rate", 0, "notifies per second in all (0: as fast as the publishers go)")

@@ -40,6 +40,7 @@ func serveFlags(fs *flag.FlagSet) (*server.Config, *serveText) {
 	fs.IntVar(&c.Store.MaxPending, "max-pending", c.Store.MaxPending, "unacknowledged messages kept per user; at the cap the oldest is dropped (-1: no cap)")
 	fs.IntVar(&c.Hub.QueueLen, "queue-len", c.Hub.QueueLen, "events queued per stream before a slow reader's stream is closed")
 	fs.IntVar(&c.Store.KeepAcked, "keep-acked", c.Store.KeepAcked, "fully acknowledged messages kept for GET /api/message (-1: none)")
+	fs.IntVar(&c.Store.History, "history", c.Store.History, "acknowledgements and recalls kept per user for devices that reconnect; older last event ids get rtchub.reset (-1: none)")
 	fs.IntVar(&c.Store.CompactMin, "compact-min", c.Store.CompactMin, "log records before automatic compaction is considered (-1: never)")
 	fs.DurationVar(&c.Hub.WriteTimeout, "write-timeout", c.Hub.WriteTimeout, "how long a stream write may block before the stream is closed")
 	fs.DurationVar(&c.API.AccessTokenTTL, "access-token-ttl", c.API.AccessTokenTTL, "lifetime of application access tokens")

@@ -138,6 +138,7 @@ func TestServeFlags(t *testing.T) {
 		{"max-pending", "-1", func(c server.Config, _ serveText) any { return c.Store.MaxPending }, -1},
 		{"queue-len", "8", func(c server.Config, _ serveText) any { return c.Hub.QueueLen }, 8},
 		{"keep-acked", "5", func(c server.Config, _ serveText) any { return c.Store.KeepAcked }, 5},
+		{"history", "7", func(c server.Config, _ serveText) any { return c.Store.History }, 7},
 		{"compact-min", "50", func(c server.Config, _ serveText) any { return c.Store.CompactMin }, 50},
 		{"write-timeout", "2s", func(c server.Config, _ serveText) any { return c.Hub.WriteTimeout }, 2 * time.Second},
 		{"access-token-ttl", "1s", func(c server.Config, _ serveText) any { return c.API.AccessTokenTTL }, time.Second},

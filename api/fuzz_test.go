@@ -31,6 +31,10 @@ var notifySeeds = []string{
 	`{"users":["u1"],"message":"\u2028\n\r\"","extra":true}`,
 	`{"users":["u1"],"message":1} trailing`,
 	`{"USERS":["u1"],"Message":1}`,
+	`{"users":["u1"],"message":1,"key":"battery"}`,
+	`{"users":["u1"],"message":1,"key":"a b"}`,
+	`{"users":["u1"],"message":1,"key":""}`,
+	`{"users":["u1"],"message":1,"event":"rtchub.ack"}`,
 	`{"users":["u1"],"message":"` + strings.Repeat("x", 300) + `"}`,
 	`[]`, ``, `{`, `null`,
 }

@@ -24,7 +24,7 @@ type Config struct {
 	API, SSE     string // base URLs
 	ClientID     string
 	ClientSecret string
-	Scenario     string        // broadcast, unicast or idle
+	Scenario     string        // broadcast, unicast, ack or idle
 	Streams      int           // streams to open (each its own user)
 	Notifies     int           // notifies to send
 	Rate         float64       // notifies per second in all; 0 = as fast as Publishers go
@@ -64,6 +64,14 @@ type Result struct {
 	FirstError      string  `json:"first_error,omitempty"`
 	StreamsRefused  int     `json:"streams_refused,omitempty"`
 	StreamsEndedEOF int64   `json:"streams_ended_early,omitempty"`
+	// The ack scenario: acknowledgements sent by one stream of each user,
+	// rtchub.ack events seen on the other, and the time between.
+	AcksSent  int64   `json:"acks_sent,omitempty"`
+	AcksSeen  int64   `json:"acks_seen,omitempty"`
+	AckErrors int64   `json:"ack_errors,omitempty"`
+	AckLatP50 float64 `json:"ack_ms_p50,omitempty"`
+	AckLatP99 float64 `json:"ack_ms_p99,omitempty"`
+	AckLatMax float64 `json:"ack_ms_max,omitempty"`
 }
 
 // Run performs one bench run.
@@ -82,9 +90,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	raiseFileLimit()
 	res := Result{Scenario: cfg.Scenario, Streams: cfg.Streams, Stalled: cfg.Stalled, Notifies: cfg.Notifies}
 	switch cfg.Scenario {
-	case "broadcast", "unicast", "idle":
+	case "broadcast", "unicast", "ack", "idle":
 	default:
-		return res, fmt.Errorf("bench: scenario %q: want broadcast, unicast or idle", cfg.Scenario)
+		return res, fmt.Errorf("bench: scenario %q: want broadcast, unicast, ack or idle", cfg.Scenario)
+	}
+	if cfg.Scenario == "ack" && cfg.Stalled > 0 {
+		return res, errors.New("bench: --stalled does not go with --scenario ack")
 	}
 	if cfg.Streams < 1 {
 		return res, errors.New("bench: --streams must be at least 1")
@@ -102,7 +113,18 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	res.RSSBaseKB = rssKB(cfg.PID)
 
-	readers, stalled, err := openStreams(ctx, cfg, f.tokens, &res)
+	var readers []*reader
+	var stalled []net.Conn
+	var acks *ackRun
+	if cfg.Scenario == "ack" {
+		acks = &ackRun{queue: make(chan ackReq, 4096)}
+		readers, err = openAckStreams(ctx, cfg, f.tokens, acks)
+		if err == nil {
+			err = startReaders(ctx, readers)
+		}
+	} else {
+		readers, stalled, err = openStreams(ctx, cfg, f.tokens, &res)
+	}
 	defer closeAll(readers)
 	defer func() {
 		for _, s := range stalled {
@@ -122,8 +144,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		perStream(&res, len(f.users))
 		return res, nil
 	}
+	if acks != nil {
+		actx, stop := context.WithCancel(ctx)
+		wg := acks.ackers(actx, cfg, cfg.Publishers)
+		defer func() { stop(); wg.Wait() }()
+	}
 	p := publish(ctx, cfg, c, f)
 	collect(ctx, cfg, readers, p, &res)
+	if acks != nil {
+		acks.collect(ctx, cfg, &res)
+	}
 	res.RSSStreamsKB = rssKB(cfg.PID)
 	perStream(&res, len(f.users))
 	return res, nil
@@ -212,6 +242,12 @@ func openStreams(ctx context.Context, cfg Config, tokens []string, res *Result) 
 		}
 		stalled = append(stalled, conn)
 	}
+	return readers, stalled, startReaders(ctx, readers)
+}
+
+// startReaders starts each reader's loop and waits until every stream has
+// its retry field.
+func startReaders(ctx context.Context, readers []*reader) error {
 	for _, r := range readers {
 		go r.loop()
 	}
@@ -219,10 +255,10 @@ func openStreams(ctx context.Context, cfg Config, tokens []string, res *Result) 
 		select {
 		case <-r.ready:
 		case <-ctx.Done():
-			return readers, stalled, fmt.Errorf("bench: streams did not open: %w", ctx.Err())
+			return fmt.Errorf("bench: streams did not open: %w", ctx.Err())
 		}
 	}
-	return readers, stalled, nil
+	return nil
 }
 
 // published is what the publish phase did.
@@ -273,9 +309,12 @@ func publish(ctx context.Context, cfg Config, c *client, f *fixture) published {
 					continue
 				}
 				ok.Add(1)
-				if cfg.Scenario == "broadcast" {
+				switch {
+				case cfg.Scenario == "broadcast":
 					expected.Add(int64(cfg.Streams))
-				} else if n%len(f.users) < cfg.Streams {
+				case cfg.Scenario == "ack":
+					expected.Add(2) // the phone's and the laptop's
+				case n%len(f.users) < cfg.Streams:
 					expected.Add(1)
 				}
 			}

@@ -31,6 +31,7 @@ func TestRun(t *testing.T) {
 		{"broadcast at a rate, with a stalled reader", bench.Config{Scenario: "broadcast", Streams: 3, Notifies: 20, Rate: 200, Stalled: 1}, 60},
 		{"unicast", bench.Config{Scenario: "unicast", Streams: 4, Notifies: 40, Publishers: 4}, 40},
 		{"idle", bench.Config{Scenario: "idle", Streams: 3, Hold: 50 * time.Millisecond}, 0},
+		{"ack", bench.Config{Scenario: "ack", Streams: 3, Notifies: 30, Publishers: 2}, 60},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,6 +50,9 @@ func TestRun(t *testing.T) {
 			}
 			if tt.want > 0 && (res.LatP50 <= 0 || res.LatMax < res.LatP99 || res.LatP99 < res.LatP50) {
 				t.Fatalf("latencies p50 %v p99 %v max %v", res.LatP50, res.LatP99, res.LatMax)
+			}
+			if cfg.Scenario == "ack" && (res.AcksSent != 30 || res.AcksSeen != 30 || res.AckErrors != 0 || res.AckLatP50 <= 0 || res.AckLatMax < res.AckLatP99) {
+				t.Fatalf("acks sent %d, seen %d, errors %d (%s), p50 %v p99 %v max %v", res.AcksSent, res.AcksSeen, res.AckErrors, res.FirstError, res.AckLatP50, res.AckLatP99, res.AckLatMax)
 			}
 		})
 	}

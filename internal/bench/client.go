@@ -139,6 +139,9 @@ func (p *poster) post(path string, body []byte) error {
 			keep = false
 		}
 	}
+	if code == 204 || code == 304 {
+		length = 0 // no body, whatever the headers say
+	}
 	if length < 0 {
 		p.close()
 		return fmt.Errorf("POST %s: %d without Content-Length", path, code)

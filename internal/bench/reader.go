@@ -25,6 +25,10 @@ type reader struct {
 	lat       []time.Duration
 	last      time.Time
 	eof       bool
+
+	// onData, if set, sees each data line with its event's name (the
+	// ack scenario).
+	onData func(event, line []byte)
 }
 
 func dialStream(ctx context.Context, base, token string) (net.Conn, error) {
@@ -72,6 +76,7 @@ var msgKey = []byte(`"message":{"n":`)
 func (r *reader) loop() {
 	readyOnce := sync.OnceFunc(func() { close(r.ready) })
 	defer readyOnce()
+	var event []byte
 	for {
 		line, err := r.br.ReadSlice('\n')
 		if err != nil {
@@ -84,9 +89,17 @@ func (r *reader) loop() {
 			readyOnce()
 			continue
 		}
+		if ev, ok := bytes.CutPrefix(line, []byte("event: ")); ok {
+			event = append(event[:0], bytes.TrimRight(ev, "\r\n")...)
+			continue
+		}
 		if !bytes.HasPrefix(line, []byte("data: ")) {
 			continue
 		}
+		if r.onData != nil {
+			r.onData(event, line)
+		}
+		event = event[:0]
 		now := time.Now()
 		i := bytes.Index(line, msgKey)
 		if i < 0 {
