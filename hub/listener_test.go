@@ -17,7 +17,7 @@ type recorder struct {
 	events []string
 }
 
-func (r *recorder) Delivered(msg, user string) { r.add(fmt.Sprintf("delivered %s %s", msg, user)) }
+func (r *recorder) Delivered(msg, user string)  { r.add(fmt.Sprintf("delivered %s %s", msg, user)) }
 func (r *recorder) Presence(user string, n int) { r.add(fmt.Sprintf("presence %s %d", user, n)) }
 
 func (r *recorder) add(s string) {
