@@ -25,6 +25,10 @@ func serveFlags(fs *flag.FlagSet) (*server.Config, *serveText) {
 	t := &serveText{fsync: c.Store.Fsync.String(), corsOrigins: strings.Join(c.SSE.CORSOrigins, ","), logFormat: "text", logLevel: "info"}
 	fs.StringVar(&c.APIAddr, "api-addr", c.APIAddr, "API listen address (keep it on localhost: it takes client credentials)")
 	fs.StringVar(&c.SSEAddr, "sse-addr", c.SSEAddr, "SSE listen address (/sse, /ack, the live page)")
+	fs.Func("api-hosts", "comma-separated host names the API answers for besides localhost and loopback addresses (421 otherwise)", func(v string) error {
+		c.APIHosts = splitList(v)
+		return nil
+	})
 	dataDirFlag(fs, &c.Store.Dir)
 	fs.StringVar(&t.fsync, "fsync", t.fsync, "when appends reach the disk: always (a 2xx survives power loss), interval, never")
 	fs.DurationVar(&c.Store.FsyncInterval, "fsync-interval", c.Store.FsyncInterval, "sync period with --fsync=interval")

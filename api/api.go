@@ -5,8 +5,11 @@ package api
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"rtchub/auth"
@@ -83,26 +86,31 @@ func New(cfg Config) http.Handler {
 	cfg.defaults()
 	s := &server{cfg}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/auth/token", s.token)
-	mux.Handle("GET /api/user", s.authed(s.listUsers))
-	mux.Handle("POST /api/user", s.authed(s.putUser))
-	mux.Handle("GET /api/user/{user_id}", s.authed(s.getUser))
-	mux.Handle("DELETE /api/user/{user_id}", s.authed(s.deleteUser))
-	mux.Handle("GET /api/user/{user_id}/token", s.authed(s.userToken))
-	mux.Handle("POST /api/user/{user_id}/revoke", s.authed(s.revokeUser))
-	mux.Handle("GET /api/group", s.authed(s.listGroups))
-	mux.Handle("POST /api/group", s.authed(s.putGroup))
-	mux.Handle("GET /api/group/{group_id}", s.authed(s.getGroup))
-	mux.Handle("DELETE /api/group/{group_id}", s.authed(s.deleteGroup))
-	mux.Handle("POST /api/message/notify", s.authed(s.notify))
-	mux.Handle("POST /api/message/acknowledge", s.authed(s.acknowledge))
-	mux.Handle("GET /api/message/{message_id}", s.authed(s.getMessage))
-	mux.Handle("DELETE /api/message/{message_id}", s.authed(s.recall))
-	mux.Handle("GET /api/user/{user_id}/messages", s.authed(s.inbox))
-	if cfg.Events != nil {
-		mux.Handle("GET /api/events", s.authedOrQuery(cfg.Events.ServeHTTP))
+	// Each /api/ route names the query parameters it takes (a trailing *
+	// makes one repeatable); any other is a 400, once the token is good.
+	route := func(pattern string, h http.HandlerFunc, params ...string) {
+		mux.Handle(pattern, s.authed(queryChecked(h, params)))
 	}
-	mux.Handle("GET /healthz", httpx.Health(cfg.Store))
+	mux.Handle("POST /api/auth/token", queryChecked(s.token, nil))
+	route("GET /api/user", s.listUsers, "group")
+	route("POST /api/user", s.putUser)
+	route("GET /api/user/{user_id}", s.getUser)
+	route("DELETE /api/user/{user_id}", s.deleteUser)
+	route("GET /api/user/{user_id}/token", s.userToken, "ttl")
+	route("POST /api/user/{user_id}/revoke", s.revokeUser)
+	route("GET /api/user/{user_id}/messages", s.inbox, "state", "after", "limit")
+	route("GET /api/group", s.listGroups)
+	route("POST /api/group", s.putGroup)
+	route("GET /api/group/{group_id}", s.getGroup)
+	route("DELETE /api/group/{group_id}", s.deleteGroup)
+	route("POST /api/message/notify", s.notify)
+	route("POST /api/message/acknowledge", s.acknowledge)
+	route("GET /api/message/{message_id}", s.getMessage)
+	route("DELETE /api/message/{message_id}", s.recall)
+	if cfg.Events != nil {
+		mux.Handle("GET /api/events", s.authedOrQuery(queryChecked(cfg.Events.ServeHTTP, []string{"token", "events*", "user*", "last_event_id"})))
+	}
+	mux.Handle("GET /healthz", httpx.Health(cfg.Store, true))
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)
 	}
@@ -153,4 +161,38 @@ func createdOr200(created bool) int {
 // fail maps a store error to a response.
 func (s *server) fail(w http.ResponseWriter, err error) {
 	httpx.FailStore(w, s.Logger, err)
+}
+
+// queryChecked answers 400 for a request to next whose query does not
+// parse, holds a parameter not in params (a trailing * marks one that may
+// repeat), repeats one that may not, or gives one an empty value: a typo
+// must not silently widen what a request does (?grp=kitchen listing every
+// user).
+func queryChecked(next http.HandlerFunc, params []string) http.HandlerFunc {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			httpx.WriteError(w, http.StatusBadRequest, "the query string is malformed: "+httpx.Clip(err.Error()))
+			return
+		}
+		for _, k := range slices.Sorted(maps.Keys(q)) {
+			repeat := slices.Contains(params, k+"*")
+			switch {
+			case !repeat && !slices.Contains(params, k):
+				msg := fmt.Sprintf("unknown query parameter %q", httpx.Clip(k))
+				if len(params) > 0 {
+					msg += "; this route takes " + strings.ReplaceAll(strings.Join(params, ", "), "*", "")
+				}
+				httpx.WriteError(w, http.StatusBadRequest, msg)
+				return
+			case !repeat && len(q[k]) > 1:
+				httpx.WriteError(w, http.StatusBadRequest, fmt.Sprintf("query parameter %q is given more than once", k))
+				return
+			case slices.Contains(q[k], ""):
+				httpx.WriteError(w, http.StatusBadRequest, fmt.Sprintf("query parameter %q is empty", k))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

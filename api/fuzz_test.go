@@ -58,7 +58,7 @@ func FuzzNotifyBody(f *testing.F) {
 	}
 	known := map[string]bool{"u1": true, "u2": true, "u3": true}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req := httptest.NewRequest("POST", "/api/message/notify", bytes.NewReader(body))
+		req := httptest.NewRequest("POST", "http://127.0.0.1/api/message/notify", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+e.token)
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()

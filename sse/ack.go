@@ -6,6 +6,7 @@ import (
 
 	"rtchub/auth"
 	"rtchub/internal/httpx"
+	"rtchub/store"
 )
 
 func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
@@ -23,6 +24,14 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.cfg.Store.Ack(r.Context(), req.MessageID, claims.Subject); err != nil {
+		var nf *store.NotFoundError
+		var nc *store.NoCopyError
+		if errors.As(err, &nf) || errors.As(err, &nc) {
+			// One answer for a message the user has no copy of and one
+			// that does not exist: a device learns nothing of others'.
+			httpx.WriteError(w, http.StatusNotFound, "unknown message: "+httpx.Clip(req.MessageID))
+			return
+		}
 		httpx.FailStore(w, s.cfg.Logger, err)
 		return
 	}

@@ -74,7 +74,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("OPTIONS /sse", s.preflight)
 	mux.HandleFunc("OPTIONS /ack", s.preflight)
 	mux.HandleFunc("GET /{$}", s.page)
-	mux.Handle("GET /healthz", httpx.Health(s.cfg.Store))
+	mux.Handle("GET /healthz", httpx.Health(s.cfg.Store, false))
 	// CORS headers go on every answer, before the mux: a browser reads an
 	// error body (the mux's own 404 and 405 included) only if they are on
 	// it.

@@ -1,12 +1,16 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
+	"sync"
+	"unicode/utf8"
 )
 
 // TimeFormat is RFC 3339 with milliseconds, as every time in the API.
@@ -33,32 +37,62 @@ func WriteError(w http.ResponseWriter, code int, msg string) {
 }
 
 // DecodeJSON reads one JSON object of at most max bytes from the request
-// into v, rejecting unknown fields and trailing data. On failure it has
-// already answered (400, or 413 for an oversize body) and returns false.
+// into v, a pointer to a struct. It refuses what a careful reader of the
+// contract would: a Content-Encoding it does not decode (415), a body over
+// max (413, at once when Content-Length says so), invalid UTF-8, keys not
+// spelled exactly as v's json tags (encoding/json alone matches them in any
+// case), a key given twice, unknown fields, wrong types and trailing data
+// (400). On failure it has already answered and returns false.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
-	body := http.MaxBytesReader(w, r.Body, max)
-	dec := json.NewDecoder(body)
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		WriteError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q is not supported: send the body as is", Clip(ce)))
+		return false
+	}
+	if r.ContentLength > max {
+		// Said up front: answer now, not after reading (or waiting for)
+		// a body that will be refused anyway.
+		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", max))
+		return false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
+		return false
+	case err != nil:
+		WriteError(w, http.StatusBadRequest, "could not read the request body")
+		return false
+	case !utf8.Valid(body):
+		WriteError(w, http.StatusBadRequest, "request body is not valid UTF-8")
+		return false
+	}
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] != '{' {
+		msg := "request body is not valid JSON"
+		if json.Valid(t) {
+			msg = "request body must be a JSON object"
+		}
+		WriteError(w, http.StatusBadRequest, msg)
+		return false
+	}
+	if msg := checkKeys(body, v); msg != "" {
+		WriteError(w, http.StatusBadRequest, msg)
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil {
 		if _, terr := dec.Token(); terr != io.EOF {
-			var mbe *http.MaxBytesError
-			if errors.As(terr, &mbe) {
-				err = terr
-			} else {
-				err = errors.New("trailing data after the JSON object")
-			}
+			err = errors.New("trailing data after the JSON object")
 		}
 	}
 	if err == nil {
 		return true
 	}
-	var mbe *http.MaxBytesError
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
-	case errors.As(err, &mbe):
-		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
 	case errors.Is(err, io.EOF):
 		WriteError(w, http.StatusBadRequest, "request body is empty: expected a JSON object")
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
@@ -76,6 +110,61 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 		WriteError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
 	}
 	return false
+}
+
+// checkKeys returns why the top-level keys of body, if it is an object,
+// are not those of v's struct: a key not spelled exactly as a json tag, or
+// one given twice. Anything else wrong with body is left to the decoder.
+func checkKeys(body []byte, v any) string {
+	known := fieldNames(reflect.TypeOf(v))
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	seen := make(map[string]bool, len(known))
+	var skip json.RawMessage
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := t.(string)
+		switch {
+		case !known[key]:
+			return fmt.Sprintf("unknown field %q", Clip(key))
+		case seen[key]:
+			return fmt.Sprintf("field %q is given twice", Clip(key))
+		}
+		seen[key] = true
+		if dec.Decode(&skip) != nil {
+			return ""
+		}
+	}
+	return ""
+}
+
+var fieldCache sync.Map // reflect.Type -> map[string]bool
+
+// fieldNames are the json names of the fields of the struct t points to.
+func fieldNames(t reflect.Type) map[string]bool {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]bool)
+	}
+	m := map[string]bool{}
+	if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
+		for f := range t.Elem().Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			m[name] = true
+		}
+	}
+	fieldCache.Store(t, m)
+	return m
 }
 
 func kindName(k string) string {

@@ -15,6 +15,9 @@ import (
 type Config struct {
 	APIAddr string // API listener: /api/..., /healthz, /metrics
 	SSEAddr string // SSE listener: /sse, /ack, /, /healthz
+	// APIHosts are names besides localhost and loopback addresses that
+	// the API answers for in a Host header (see httpx.HostCheck).
+	APIHosts []string
 
 	Store store.Options // Store.Dir is the data directory
 	Hub   hub.Options

@@ -21,6 +21,7 @@ import (
 	"rtchub/auth"
 	"rtchub/hub"
 	"rtchub/internal/admin"
+	"rtchub/internal/httpx"
 	"rtchub/sse"
 	"rtchub/store"
 )
@@ -87,12 +88,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 	if cfg.Pprof {
 		apiHandler = withPprof(apiHandler)
 	}
-	s.apiHandler = apiHandler
-
 	apiLn, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		return nil, fmt.Errorf("api listener: %w", err)
 	}
+	apiHandler = httpx.HostCheck(apiHandler, cfg.APIHosts, !isLoopback(apiLn.Addr()))
+	s.apiHandler = apiHandler
 	s.add(apiLn, &http.Server{Handler: apiHandler, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: cfg.IdleTimeout})
 	sseLn, err := net.Listen("tcp", cfg.SSEAddr)
 	if err != nil {
@@ -236,6 +237,13 @@ func withPprof(next http.Handler) http.Handler {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/", next)
 	return mux
+}
+
+// isLoopback reports whether a listener takes connections on loopback
+// only.
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // freshConns tracks connections that have not sent a request yet, so

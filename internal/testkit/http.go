@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // HTTPClient is the tests' client: no redirects followed (a redirect is
@@ -140,16 +141,72 @@ func WantError(tb testing.TB, what string, r Resp, status int, contains string) 
 	return msg
 }
 
-// StrictJSON is the reference for a strict body decoder: exactly one JSON
-// value that fills v without unknown fields, then only JSON whitespace.
+// StrictJSON is the reference for a strict body decoder, built another way
+// than the hub's: valid UTF-8, one JSON object and then only white space,
+// each top-level key spelled exactly as a json tag of v's struct and given
+// once; each value is decoded into its field by itself (nested unknown
+// fields refused). v is filled as the hub's decoder should fill it.
 func StrictJSON(b []byte, v any) bool {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if !utf8.Valid(b) {
 		return false
 	}
-	rest := b[dec.InputOffset():]
-	return len(bytes.TrimLeft(rest, " \t\r\n")) == 0
+	var obj []struct {
+		key string
+		val json.RawMessage
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return false
+		}
+		obj = append(obj, struct {
+			key string
+			val json.RawMessage
+		}{t.(string), raw})
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return false
+	}
+	if len(bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n")) != 0 {
+		return false
+	}
+	rv := reflect.ValueOf(v).Elem()
+	seen := map[string]bool{}
+	for _, kv := range obj {
+		if seen[kv.key] {
+			return false
+		}
+		seen[kv.key] = true
+		f, ok := fieldByTag(rv, kv.key)
+		if !ok {
+			return false
+		}
+		fd := json.NewDecoder(bytes.NewReader(kv.val))
+		fd.DisallowUnknownFields()
+		if fd.Decode(f.Addr().Interface()) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldByTag is the field of struct rv whose json name is exactly name.
+func fieldByTag(rv reflect.Value, name string) (reflect.Value, bool) {
+	for i := range rv.NumField() {
+		tag, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("json"), ",")
+		if tag == name {
+			return rv.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
 }
 
 // WantErrorRecorder fails unless rec holds a JSON error body.
