@@ -142,7 +142,7 @@ rm -f "$ROOT/var/tmp/rtchub.deb"
 [ -L "$ROOT/etc/systemd/system/multi-user.target.wants/rtchub.service" ] || fail "rtchub.service was not enabled by the postinst"
 [ "$(stat -c '%a %U' "$ROOT/etc/rtchub/client_secret")" = "600 root" ] || fail "/etc/rtchub/client_secret is not 0600 root: $(stat -c '%a %U' "$ROOT/etc/rtchub/client_secret")"
 CLIENT_ID=$(sed -n 's/^RTCHUB_CLIENT_ID=//p' "$ROOT/etc/rtchub/client.env")
-SECRET=$(cat "$ROOT/etc/rtchub/client_secret")
+SECRET=$(tr -d ' \n' < "$ROOT/etc/rtchub/client_secret")
 [ -n "$CLIENT_ID" ] && [ "${#SECRET}" -ge 32 ] || fail "postinst made no client (id '$CLIENT_ID', secret of ${#SECRET} chars)"
 grep -q "created the application client $CLIENT_ID" "$WORK/install.log" || fail "postinst did not say which client it made"
 if grep -qF -- "$SECRET" "$WORK/install.log"; then fail "the secret was printed during the install (apt's term.log keeps it)"; fi
