@@ -15,7 +15,7 @@
 #   make systemd-check  systemd-analyze verify/security + seccomp syscall check
 #   make systemd-boot-check  deb + boot Debian 12 in systemd-nspawn, apt-install
 #                       the amd64 .deb, check the service for real (root)
-#   make measure-start  ready time and idle RSS of bin/rtchub (node)
+#   make measure-start  ready time and idle RSS of the dist binary (node)
 #   make clean
 
 SHELL := /bin/bash
@@ -112,8 +112,10 @@ systemd-check: build
 systemd-boot-check: deb
 	bash scripts/systemd-boot-check.sh
 
-measure-start: build
-	node scripts/measure-start.mjs bin/rtchub
+# The release binary of this machine's arch (static, as shipped; bin/rtchub
+# may be a cgo build with more RSS). amd64 and arm64 hosts.
+measure-start: dist
+	node scripts/measure-start.mjs dist/rtchub-linux-$$($(GO) env GOARCH)
 
 clean:
 	rm -rf bin/ dist/
