@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end interop tests: builds the hub, then runs the node:test files in
-# e2e/ against it (npm eventsource v2 + current major, and Debian's Chromium).
+# e2e/ against it (npm eventsource v2 + current major, Debian's Chromium, and
+# Prometheus' promtool on /metrics, found or fetched by scripts/promtool.sh).
 # Usage: bash e2e/run.sh [test files...]   (default: all e2e/*.test.mjs)
 # RTCHUB_BIN=/path/to/binary skips the build and tests that binary instead.
 set -euo pipefail
@@ -26,14 +27,20 @@ if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
   fi
 fi
 
+if [ -z "${PROMTOOL:-}" ]; then
+  PROMTOOL=$(bash scripts/promtool.sh)
+  export PROMTOOL
+fi
+
 if [ -z "${RTCHUB_BIN:-}" ]; then
   mkdir -p e2e/.bin
-  go build -o e2e/.bin/rtchub .
+  # The release binaries' tags (scripts/dist.sh): test what ships.
+  go build -tags "${GOTAGS-nethttpomithttp2}" -o e2e/.bin/rtchub .
   export RTCHUB_BIN="$root/e2e/.bin/rtchub"
 fi
 
 cd e2e
 if [ "$#" -eq 0 ]; then
-  set -- eventsource.test.mjs browser.test.mjs
+  set -- eventsource.test.mjs browser.test.mjs metrics.test.mjs
 fi
 exec node --test --test-concurrency=1 --test-reporter=spec "$@"
