@@ -32,6 +32,8 @@ ifeq ($(origin SOURCE_DATE_EPOCH),undefined)
 SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 endif
 # rtchub serves HTTP/1.1 only: leave net/http's HTTP/2 out of the binaries.
+# The release binaries (dist, deb) also leave out --pprof and rtchub bench
+# (RELEASE_TAGS in scripts/lib.sh); make build keeps them.
 GOTAGS   ?= nethttpomithttp2
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 15s
@@ -40,7 +42,7 @@ DESTDIR  ?=
 BINDIR   := $(PREFIX)/bin
 UNITDIR  ?= /etc/systemd/system
 
-export VERSION GO GOTAGS SOURCE_DATE_EPOCH
+export VERSION GO SOURCE_DATE_EPOCH
 
 .PHONY: all run build test vet fuzz-short e2e bench bench-hub dist dist-check deb deb-check \
 	install uninstall systemd-check systemd-boot-check measure-start clean help

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 	"time"
 
 	"rtchub/auth"
@@ -51,12 +50,17 @@ func clientCmd(ctx context.Context, args []string, getenv func(string) string, s
 		if err != nil {
 			return err
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "CLIENT_ID\tNAME")
+		// Two columns, the first padded to its widest (as tabwriter
+		// would, without its weight in the binary).
+		width := len("CLIENT_ID")
 		for _, c := range list {
-			fmt.Fprintf(tw, "%s\t%s\n", c.ID, c.Name)
+			width = max(width, len(c.ID))
 		}
-		return tw.Flush()
+		fmt.Fprintf(stdout, "%-*s  %s\n", width, "CLIENT_ID", "NAME")
+		for _, c := range list {
+			fmt.Fprintf(stdout, "%-*s  %s\n", width, c.ID, c.Name)
+		}
+		return nil
 	case sub == "remove" && len(pos) == 1:
 		if err := admin.RemoveClient(ctx, dir, pos[0]); err != nil {
 			return err

@@ -17,7 +17,8 @@ GO=${GO:-go}
 DIST=${DIST:-dist}
 VERSION=${VERSION:-$(bash scripts/version.sh)}
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}
-GOTAGS=${GOTAGS-nethttpomithttp2}
+. scripts/lib.sh
+GOTAGS=$RELEASE_TAGS
 export VERSION SOURCE_DATE_EPOCH GOTAGS
 command -v lintian >/dev/null || fail "lintian not installed (apt-get install lintian)"
 

@@ -3,13 +3,18 @@
 #   rtchub-linux-amd64  rtchub-linux-arm64  rtchub-linux-armv7  rtchub-linux-armv6
 # Built with -tags nethttpomithttp2 (GOTAGS): rtchub speaks HTTP/1.1 only
 # (streams are hijacked connections, no TLS), so net/http's bundled HTTP/2
-# is dead weight (about 0.5 MiB per binary).
+# is dead weight (about 0.5 MiB per binary); and with -tags rtchub_nopprof:
+# release binaries cannot serve Go's profiles (--pprof), which saves another
+# half MiB, and with rtchub_nobench: no `rtchub bench` load generator
+# (make build keeps both, for profiling and measuring); together they keep
+# linux/arm64 under 6 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 GO=${GO:-go}
 VERSION=${VERSION:-$(bash scripts/version.sh)}
-GOTAGS=${GOTAGS-nethttpomithttp2}
+. scripts/lib.sh
+GOTAGS=$RELEASE_TAGS
 LDFLAGS="-s -w -X main.version=${VERSION}"
 OUT=dist
 

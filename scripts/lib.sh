@@ -1,5 +1,10 @@
 # Shared helpers for scripts/*.sh (sourced, not run).
 
+# The build tags of the release binaries (dist, the .deb packages): no
+# HTTP/2 (rtchub speaks HTTP/1.1), no --pprof, no `rtchub bench`. make build
+# keeps the last two.
+RELEASE_TAGS=${RELEASE_TAGS:-nethttpomithttp2,rtchub_nopprof,rtchub_nobench}
+
 # free_port: sets FREE_PORT to a loopback TCP port that currently refuses
 # connections and that this script has not handed out before. Starts at a
 # pid-derived offset so parallel runs don't race for the same numbers.

@@ -78,14 +78,10 @@ func (s *Store) Inbox(userID string, all bool, after uint64, limit int) (out []I
 	if u == nil {
 		return nil, false
 	}
-	type entry struct {
-		m  *Message
-		st copyState
-	}
-	var list []entry
+	var list []*Message
 	for _, m := range u.pending {
 		if m.Seq > after {
-			list = append(list, entry{m, copyOpen})
+			list = append(list, m)
 		}
 	}
 	if all {
@@ -96,17 +92,17 @@ func (s *Store) Inbox(userID string, all bool, after uint64, limit int) (out []I
 				return
 			}
 			if rc := m.recipient(userID); rc != nil && rc.kept() {
-				list = append(list, entry{m, rc.state})
+				list = append(list, m)
 			}
 		})
-		slices.SortFunc(list, func(a, b entry) int { return cmp.Compare(a.m.Seq, b.m.Seq) })
+		slices.SortFunc(list, func(a, b *Message) int { return cmp.Compare(a.Seq, b.Seq) })
 	}
 	if len(list) > limit {
 		list = list[:limit]
 	}
 	out = make([]InboxEntry, len(list))
-	for i, e := range list {
-		out[i] = InboxEntry{MessageInfo: messageInfo(e.m), State: stateNames[e.st]}
+	for i, m := range list {
+		out[i] = InboxEntry{MessageInfo: messageInfo(m), State: stateNames[m.recipient(userID).state]}
 	}
 	return out, true
 }

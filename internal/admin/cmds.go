@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -23,8 +24,8 @@ func ListClients(ctx context.Context, dir string) ([]Client, error) {
 	err := offlineOrOnline(dir, func(st *store.Store) error {
 		out = listClients(st)
 		return nil
-	}, func(hc *http.Client) error {
-		return call(ctx, hc, "GET", "/clients", nil, &out)
+	}, func(sock string) error {
+		return call(ctx, sock, "GET", "/clients", nil, &out)
 	})
 	return out, err
 }
@@ -36,8 +37,8 @@ func CreateClient(ctx context.Context, dir, name string) (Client, error) {
 		var err error
 		out, err = AddClient(ctx, st, "", name, "")
 		return err
-	}, func(hc *http.Client) error {
-		return call(ctx, hc, "POST", "/clients", map[string]string{"name": name}, &out)
+	}, func(sock string) error {
+		return call(ctx, sock, "POST", "/clients", map[string]string{"name": name}, &out)
 	})
 	return out, err
 }
@@ -46,8 +47,8 @@ func CreateClient(ctx context.Context, dir, name string) (Client, error) {
 func RemoveClient(ctx context.Context, dir, id string) error {
 	return offlineOrOnline(dir, func(st *store.Store) error {
 		return st.RemoveClient(ctx, id)
-	}, func(hc *http.Client) error {
-		return call(ctx, hc, "DELETE", "/clients/"+id, nil, nil)
+	}, func(sock string) error {
+		return call(ctx, sock, "DELETE", "/clients/"+id, nil, nil)
 	})
 }
 
@@ -59,9 +60,9 @@ func Compact(ctx context.Context, dir string) (before, after int64, err error) {
 		err := st.Compact()
 		after = st.Metrics.LogBytes.Load()
 		return err
-	}, func(hc *http.Client) error {
+	}, func(sock string) error {
 		var out compacted
-		err := call(ctx, hc, "POST", "/compact", nil, &out)
+		err := call(ctx, sock, "POST", "/compact", nil, &out)
 		before, after = -1, out.LogBytes
 		return err
 	})
@@ -73,12 +74,12 @@ func Compact(ctx context.Context, dir string) (before, after int64, err error) {
 func Backup(ctx context.Context, dir string, w io.Writer) error {
 	return offlineOrOnline(dir, func(st *store.Store) error {
 		return st.Backup(w)
-	}, func(hc *http.Client) error {
+	}, func(sock string) error {
 		req, err := http.NewRequestWithContext(ctx, "GET", "http://rtchub/backup", nil)
 		if err != nil {
 			return err
 		}
-		resp, err := hc.Do(req)
+		resp, err := roundTrip(ctx, sock, req)
 		if err != nil {
 			return fmt.Errorf("the hub's admin socket does not answer: %w", err)
 		}
@@ -93,12 +94,12 @@ func Backup(ctx context.Context, dir string, w io.Writer) error {
 
 // offlineOrOnline runs offline on the data directory if no hub holds it,
 // or else online, against the running hub's admin socket.
-func offlineOrOnline(dir string, offline func(*store.Store) error, online func(*http.Client) error) error {
+func offlineOrOnline(dir string, offline func(*store.Store) error, online func(sock string) error) error {
 	opts := store.DefaultOptions()
 	opts.Dir, opts.CompactMin = dir, -1
 	st, err := store.Open(opts)
 	if errors.Is(err, store.ErrLocked) {
-		return online(socketClient(dir))
+		return online(filepath.Join(dir, SocketName))
 	}
 	if err != nil {
 		return err
@@ -110,18 +111,42 @@ func offlineOrOnline(dir string, offline func(*store.Store) error, online func(*
 	return err
 }
 
-func socketClient(dir string) *http.Client {
-	path := filepath.Join(dir, SocketName)
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		},
-	}}
+// roundTrip sends req to the hub's socket on a connection of its own
+// (net/http's Transport would add its weight to the binary for one request
+// a command).
+func roundTrip(ctx context.Context, sock string, req *http.Request) (*http.Response, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", sock)
+	if err != nil {
+		return nil, err
+	}
+	req.Close = true
+	if err := req.Write(conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	resp.Body = connBody{resp.Body, conn}
+	return resp, nil
+}
+
+// connBody closes the connection with the body.
+type connBody struct {
+	io.ReadCloser
+	conn net.Conn
+}
+
+func (b connBody) Close() error {
+	b.ReadCloser.Close()
+	return b.conn.Close()
 }
 
 // call calls the running hub's admin socket and decodes a JSON answer.
-func call(ctx context.Context, c *http.Client, method, path string, body, out any) error {
+func call(ctx context.Context, sock string, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -134,7 +159,7 @@ func call(ctx context.Context, c *http.Client, method, path string, body, out an
 	if err != nil {
 		return err
 	}
-	resp, err := c.Do(req)
+	resp, err := roundTrip(ctx, sock, req)
 	if err != nil {
 		return fmt.Errorf("the data directory is locked by a running hub, and its admin socket does not answer: %w", err)
 	}

@@ -1,3 +1,5 @@
+//go:build !rtchub_nobench
+
 package bench
 
 import (
@@ -8,29 +10,28 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 )
 
+// client calls the API for setup and tear-down, on a few keep-alive
+// connections of its own (net/http's Transport would add its weight to
+// the hub's binary, which carries the bench).
 type client struct {
 	api   string
 	host  string // host:port of api
 	token string
-	hc    *http.Client
+	conns chan *poster
 }
 
 func newClient(ctx context.Context, cfg Config) (*client, error) {
 	u, err := url.Parse(cfg.API)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("bench: --api %q is not a URL", cfg.API)
+	if err != nil || u.Host == "" || u.Scheme != "http" {
+		return nil, fmt.Errorf("bench: --api %q is not an http:// URL", cfg.API)
 	}
-	c := &client{api: strings.TrimRight(cfg.API, "/"), host: u.Host, hc: &http.Client{
-		Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0, DisableCompression: true},
-		Timeout:   30 * time.Second,
-	}}
+	c := &client{api: strings.TrimRight(u.Path, "/"), host: u.Host, conns: make(chan *poster, 64)}
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
@@ -42,37 +43,38 @@ func newClient(ctx context.Context, cfg Config) (*client, error) {
 }
 
 func (c *client) call(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
 			return err
 		}
-		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.api+path, rd)
-	if err != nil {
-		return err
+	var p *poster
+	select {
+	case p = <-c.conns:
+	default:
+		p = &poster{addr: c.host}
 	}
 	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+		p.auth = "Bearer " + c.token
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := p.do(method, c.api+path, b)
+	select {
+	case c.conns <- p:
+	default:
+		p.close()
+	}
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
-	}
 	if out != nil {
-		return json.Unmarshal(b, out)
+		return json.Unmarshal(resp, out)
 	}
 	return nil
 }
 
-// poster sends POSTs over one keep-alive HTTP/1.1 connection.
+// poster sends requests over one keep-alive HTTP/1.1 connection.
 type poster struct {
 	addr, auth string
 	conn       net.Conn
@@ -89,32 +91,45 @@ func (p *poster) close() {
 
 // post sends body and reads the answer; any status but 2xx is an error.
 func (p *poster) post(path string, body []byte) error {
+	_, err := p.do("POST", path, body)
+	return err
+}
+
+// do sends one request and returns the answer's body; any status but 2xx
+// is an error.
+func (p *poster) do(method, path string, body []byte) ([]byte, error) {
 	if p.conn == nil {
 		conn, err := net.Dial("tcp", p.addr)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		p.conn, p.br = conn, bufio.NewReaderSize(conn, 4096)
 	}
-	p.req = append(p.req[:0], "POST "...)
+	p.req = append(p.req[:0], method...)
+	p.req = append(p.req, ' ')
 	p.req = append(p.req, path...)
 	p.req = append(p.req, " HTTP/1.1\r\nHost: "...)
 	p.req = append(p.req, p.addr...)
-	p.req = append(p.req, "\r\nAuthorization: "...)
-	p.req = append(p.req, p.auth...)
-	p.req = append(p.req, "\r\nContent-Type: application/json\r\nContent-Length: "...)
+	if p.auth != "" {
+		p.req = append(p.req, "\r\nAuthorization: "...)
+		p.req = append(p.req, p.auth...)
+	}
+	if body != nil {
+		p.req = append(p.req, "\r\nContent-Type: application/json"...)
+	}
+	p.req = append(p.req, "\r\nContent-Length: "...)
 	p.req = strconv.AppendInt(p.req, int64(len(body)), 10)
 	p.req = append(p.req, "\r\n\r\n"...)
 	p.req = append(p.req, body...)
 	p.conn.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := p.conn.Write(p.req); err != nil {
 		p.close()
-		return err
+		return nil, err
 	}
 	status, err := p.br.ReadSlice('\n')
 	if err != nil {
 		p.close()
-		return err
+		return nil, err
 	}
 	code := 0
 	if len(status) >= 12 {
@@ -125,7 +140,7 @@ func (p *poster) post(path string, body []byte) error {
 		line, err := p.br.ReadSlice('\n')
 		if err != nil {
 			p.close()
-			return err
+			return nil, err
 		}
 		if len(line) <= 2 {
 			break
@@ -144,18 +159,18 @@ func (p *poster) post(path string, body []byte) error {
 	}
 	if length < 0 {
 		p.close()
-		return fmt.Errorf("POST %s: %d without Content-Length", path, code)
+		return nil, fmt.Errorf("%s %s: %d without Content-Length", method, path, code)
 	}
 	resp := make([]byte, length)
 	if _, err := io.ReadFull(p.br, resp); err != nil {
 		p.close()
-		return err
+		return nil, err
 	}
 	if !keep {
 		p.close()
 	}
 	if code < 200 || code > 299 {
-		return fmt.Errorf("POST %s: %d %s", path, code, bytes.TrimSpace(resp))
+		return nil, fmt.Errorf("%s %s: %d %s", method, path, code, bytes.TrimSpace(resp))
 	}
-	return nil
+	return resp, nil
 }

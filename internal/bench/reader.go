@@ -1,3 +1,5 @@
+//go:build !rtchub_nobench
+
 package bench
 
 import (

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !rtchub_nobench
 
 package bench
 

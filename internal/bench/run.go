@@ -1,11 +1,5 @@
-// Package bench is the load generator behind `rtchub bench`. It talks to a
-// running hub over real HTTP like any client, with the standard library
-// only, and reports one JSON line.
-//
-// A run has four phases: set up (a group and one user per stream, with
-// their tokens), open the streams, publish (or, for idle, hold), and
-// collect what each stream received. The bench's users are deleted at the
-// end unless Keep is set.
+//go:build !rtchub_nobench
+
 package bench
 
 import (
@@ -19,60 +13,8 @@ import (
 	"time"
 )
 
-// Config is one bench run.
-type Config struct {
-	API, SSE     string // base URLs
-	ClientID     string
-	ClientSecret string
-	Scenario     string        // broadcast, unicast, ack or idle
-	Streams      int           // streams to open (each its own user)
-	Notifies     int           // notifies to send
-	Rate         float64       // notifies per second in all; 0 = as fast as Publishers go
-	Publishers   int           // concurrent notifiers
-	Hold         time.Duration // idle: how long to hold the streams
-	Stalled      int           // extra streams that never read (broadcast, unicast)
-	PID          int           // hub's pid, for RSS; 0 = not measured
-	Timeout      time.Duration // cap on the whole run
-	Settle       time.Duration // wait for stragglers after the last notify
-	Keep         bool          // keep the bench users instead of deleting them
-}
-
-// Result is the JSON line a run reports.
-type Result struct {
-	Scenario        string  `json:"scenario"`
-	Streams         int     `json:"streams"`
-	Stalled         int     `json:"stalled,omitempty"`
-	Notifies        int     `json:"notifies"`
-	NotifyOK        int     `json:"notify_ok"`
-	NotifyErrors    int     `json:"notify_errors"`
-	Expected        int64   `json:"expected_events"`
-	Delivered       int64   `json:"delivered_events"`
-	Lost            int64   `json:"lost"`
-	Duplicated      int64   `json:"duplicated"`
-	Seconds         float64 `json:"seconds"`
-	EventsPerSec    float64 `json:"delivered_per_s"`
-	NotifiesPerSec  float64 `json:"notifies_per_s"`
-	LatP50          float64 `json:"latency_ms_p50"`
-	LatP90          float64 `json:"latency_ms_p90"`
-	LatP99          float64 `json:"latency_ms_p99"`
-	LatMax          float64 `json:"latency_ms_max"`
-	NotifyP50       float64 `json:"notify_ms_p50"`
-	NotifyP99       float64 `json:"notify_ms_p99"`
-	RSSBaseKB       int64   `json:"hub_rss_kb_before,omitempty"`
-	RSSStreamsKB    int64   `json:"hub_rss_kb_streams,omitempty"`
-	RSSPerStreamKB  float64 `json:"hub_rss_kb_per_stream,omitempty"`
-	FirstError      string  `json:"first_error,omitempty"`
-	StreamsRefused  int     `json:"streams_refused,omitempty"`
-	StreamsEndedEOF int64   `json:"streams_ended_early,omitempty"`
-	// The ack scenario: acknowledgements sent by one stream of each user,
-	// rtchub.ack events seen on the other, and the time between.
-	AcksSent  int64   `json:"acks_sent,omitempty"`
-	AcksSeen  int64   `json:"acks_seen,omitempty"`
-	AckErrors int64   `json:"ack_errors,omitempty"`
-	AckLatP50 float64 `json:"ack_ms_p50,omitempty"`
-	AckLatP99 float64 `json:"ack_ms_p99,omitempty"`
-	AckLatMax float64 `json:"ack_ms_max,omitempty"`
-}
+// Built says whether this binary has the load generator.
+const Built = true
 
 // Run performs one bench run.
 func Run(ctx context.Context, cfg Config) (Result, error) {
