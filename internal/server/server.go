@@ -228,7 +228,6 @@ func (s *Server) bootstrapClient(ctx context.Context) error {
 	return nil
 }
 
-
 // isLoopback reports whether a listener takes connections on loopback
 // only.
 func isLoopback(a net.Addr) bool {
