@@ -87,15 +87,8 @@ func verifyCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	}
 	// Checked first: Verify would create its lock file in the directory,
 	// and fail naming that file instead of the directory.
-	if fi, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("data directory %s does not exist", dir)
-	} else if err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	} else if !fi.IsDir() {
-		return fmt.Errorf("data directory %s is not a directory", dir)
-	}
-	if _, err := os.Stat(filepath.Join(dir, store.LogName)); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s holds no %s: not the data directory of a hub that has run", dir, store.LogName)
+	if err := store.CheckDir(dir); err != nil {
+		return err
 	}
 	rep, err := store.Verify(dir, *repair)
 	if err != nil {
@@ -210,6 +203,9 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if len(pos) > 0 {
 		return usageError{fmt.Sprintf("bench takes no arguments, got %q", pos)}
+	}
+	if err := c.Validate(); err != nil {
+		return usageError{err.Error()}
 	}
 	res, err := bench.Run(ctx, c)
 	if err != nil {

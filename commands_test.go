@@ -146,7 +146,7 @@ func TestClientCommands(t *testing.T) {
 // so a name with a space is a usage error and changes nothing.
 func TestClientNameFollowsIDRule(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := servedDir(t)
 	out, err := runCmd(t, "client", "add", "my app", "--data-dir", dir)
 	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "letters, digits") {
 		t.Fatalf(`client add "my app": %v (exit %d): %q, want a usage error (exit 2) stating the id rule`, err, exitCode(err), out)
@@ -209,7 +209,7 @@ func TestServeRefusesHalfAClientBeforeTouchingTheDataDir(t *testing.T) {
 // on a usage error.
 func TestVerifyExitCodes(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := servedDir(t)
 	// A log with a few records (clients), written offline.
 	for _, name := range []string{"one", "two", "three"} {
 		if out, err := runCmd(t, "client", "add", name, "--data-dir", dir); err != nil {
@@ -293,5 +293,46 @@ func TestClientFromEnvEmptySecretFile(t *testing.T) {
 	_, err = clientFromEnv(testEnv(map[string]string{"RTCHUB_CLIENT_ID": "app", "RTCHUB_CLIENT_SECRET": "", "RTCHUB_CLIENT_SECRET_FILE": empty}))
 	if exitCode(err) != 2 {
 		t.Fatalf("an id with an empty secret file: %v, want a usage error", err)
+	}
+}
+
+// servedDir is a data directory as a hub leaves it after its first start:
+// a log (with no records yet), a lock and a signing key.
+func servedDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(store.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestOnlyServeMakesADataDirectory: the other commands refuse (exit 1) a
+// directory that does not exist, or holds no log, and leave it as it was.
+func TestOnlyServeMakesADataDirectory(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"client", "list"}, {"client", "add", "x"}, {"client", "remove", "x"},
+		{"compact"}, {"backup", filepath.Join(t.TempDir(), "b.tar")}, {"verify"},
+	} {
+		missing := filepath.Join(t.TempDir(), "nope")
+		empty := t.TempDir()
+		for dir, want := range map[string]string{missing: "does not exist", empty: "holds no rtchub.log"} {
+			_, err := runCmd(t, append(args, "--data-dir", dir)...)
+			if exitCode(err) != 1 || err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("rtchub %v --data-dir %s: %v (exit %d), want exit 1 saying it %s", args, dir, err, exitCode(err), want)
+			}
+			ents, statErr := os.ReadDir(dir)
+			switch {
+			case dir == missing && !errors.Is(statErr, os.ErrNotExist):
+				t.Errorf("rtchub %v created %s", args, dir)
+			case dir == empty && len(ents) != 0:
+				t.Errorf("rtchub %v left %v in an empty directory", args, ents)
+			}
+		}
 	}
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"rtchub/auth"
 	"rtchub/internal/httpx"
@@ -19,7 +22,9 @@ type serveText struct {
 }
 
 // serveFlags defines every flag of `rtchub serve` on fs, each defaulting to
-// server.DefaultConfig's value, and returns what they fill in.
+// server.DefaultConfig's value, and returns what they fill in. Numbers and
+// durations are held to a range: a value outside it is a usage error that
+// names the flag and the range, not a setting silently ignored.
 func serveFlags(fs *flag.FlagSet) (*server.Config, *serveText) {
 	c := server.DefaultConfig()
 	t := &serveText{fsync: c.Store.Fsync.String(), corsOrigins: strings.Join(c.SSE.CORSOrigins, ","), logFormat: "text", logLevel: "info"}
@@ -31,32 +36,131 @@ func serveFlags(fs *flag.FlagSet) (*server.Config, *serveText) {
 	})
 	dataDirFlag(fs, &c.Store.Dir)
 	fs.StringVar(&t.fsync, "fsync", t.fsync, "when appends reach the disk: always (a 2xx survives power loss), interval, never")
-	fs.DurationVar(&c.Store.FsyncInterval, "fsync-interval", c.Store.FsyncInterval, "sync period with --fsync=interval")
 	fs.StringVar(&t.corsOrigins, "cors-origins", t.corsOrigins, "comma-separated origins allowed on the SSE listener (/sse, /ack, its errors), or *")
-	fs.DurationVar(&c.Hub.Heartbeat, "heartbeat", c.Hub.Heartbeat, "interval of ': ping' comments on idle streams")
-	fs.DurationVar(&c.SSE.Retry, "retry", c.SSE.Retry, "reconnect delay sent to clients as 'retry:'")
 	fs.StringVar(&t.logFormat, "log-format", t.logFormat, "log format: text or json")
 	fs.StringVar(&t.logLevel, "log-level", t.logLevel, "log level: debug (one line per request), info, warn, error")
-	fs.Int64Var(&c.MaxBody, "max-body", c.MaxBody, "request body limit in bytes (413 over it)")
-	fs.IntVar(&c.API.MaxMessage, "max-message", c.API.MaxMessage, "message payload limit in bytes of compact JSON (400 over it)")
-	fs.IntVar(&c.Hub.MaxStreams, "max-streams", c.Hub.MaxStreams, "open streams in all (503 over it)")
-	fs.IntVar(&c.Hub.MaxPerUser, "max-streams-per-user", c.Hub.MaxPerUser, "open streams per user (503 over it)")
-	fs.IntVar(&c.Store.MaxPending, "max-pending", c.Store.MaxPending, "unacknowledged messages kept per user; at the cap the oldest is dropped (-1: no cap)")
-	fs.IntVar(&c.Hub.QueueLen, "queue-len", c.Hub.QueueLen, "events queued per stream before a slow reader's stream is closed")
-	fs.IntVar(&c.Store.KeepAcked, "keep-acked", c.Store.KeepAcked, "fully acknowledged messages kept for GET /api/message (-1: none)")
-	fs.IntVar(&c.Store.History, "history", c.Store.History, "acknowledgements and recalls kept per user for devices that reconnect; older last event ids get rtchub.reset (-1: none)")
-	fs.IntVar(&c.Store.CompactMin, "compact-min", c.Store.CompactMin, "log records before automatic compaction is considered (-1: never)")
-	fs.DurationVar(&c.Hub.WriteTimeout, "write-timeout", c.Hub.WriteTimeout, "how long a stream write may block before the stream is closed")
-	fs.DurationVar(&c.API.AccessTokenTTL, "access-token-ttl", c.API.AccessTokenTTL, "lifetime of application access tokens")
-	fs.DurationVar(&c.API.UserTokenTTL, "user-token-ttl", c.API.UserTokenTTL, "default lifetime of user tokens")
-	fs.DurationVar(&c.API.MaxUserTokenTTL, "max-user-token-ttl", c.API.MaxUserTokenTTL, "longest user token lifetime a ?ttl= may ask for")
-	fs.DurationVar(&c.API.MessageTTL, "message-ttl", c.API.MessageTTL, "default time an unacknowledged message is kept")
-	fs.DurationVar(&c.API.MaxMessageTTL, "max-message-ttl", c.API.MaxMessageTTL, "longest message ttl a notify may ask for")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long shutdown waits for requests and stream writes")
-	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "time allowed to read request headers, both listeners")
-	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "keep-alive idle timeout, both listeners")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve Go's /debug/pprof/ profiles on the API listener")
+	const (
+		giB  = 1 << 30
+		huge = 1<<31 - 1
+		year = 365 * 24 * time.Hour
+	)
+	for _, f := range []struct {
+		name     string
+		p        any // *int, *int64 or *time.Duration
+		min, max int64
+		none     bool // -1 is allowed and means "none" ("no cap", "never")
+		seconds  bool // a whole number of seconds
+		usage    string
+	}{
+		{"max-body", &c.MaxBody, 64, giB, false, false, "request body limit in bytes (413 over it)"},
+		{"max-message", &c.API.MaxMessage, 1, giB, false, false, "message payload limit in bytes of compact JSON (400 over it; at most --max-body)"},
+		{"max-streams", &c.Hub.MaxStreams, 1, 1 << 20, false, false, "open streams in all (503 over it)"},
+		{"max-streams-per-user", &c.Hub.MaxPerUser, 1, 1 << 16, false, false, "open streams per user (503 over it)"},
+		{"max-pending", &c.Store.MaxPending, 1, giB, true, false, "unacknowledged messages kept per user; at the cap the oldest is dropped (-1: no cap)"},
+		{"queue-len", &c.Hub.QueueLen, 1, 1 << 20, false, false, "events queued per stream before a slow reader's stream is closed"},
+		{"keep-acked", &c.Store.KeepAcked, 0, giB, true, false, "messages whose copies all closed kept for GET /api/message (0 or -1: none)"},
+		{"history", &c.Store.History, 0, 1 << 20, true, false, "acknowledgements and recalls kept per user for devices that reconnect; older last event ids get rtchub.reset (0 or -1: none)"},
+		{"compact-min", &c.Store.CompactMin, 1, huge, true, false, "log records before automatic compaction is considered (-1: never)"},
+		{"fsync-interval", &c.Store.FsyncInterval, int64(time.Millisecond), int64(time.Hour), false, false, "sync period with --fsync=interval"},
+		{"heartbeat", &c.Hub.Heartbeat, int64(100 * time.Millisecond), int64(time.Hour), false, false, "interval of ': ping' comments on idle streams"},
+		{"retry", &c.SSE.Retry, int64(100 * time.Millisecond), int64(time.Hour), false, false, "reconnect delay sent to clients as 'retry:'"},
+		{"write-timeout", &c.Hub.WriteTimeout, int64(time.Millisecond), int64(time.Hour), false, false, "how long a stream write may block before the stream is closed"},
+		{"access-token-ttl", &c.API.AccessTokenTTL, int64(time.Second), int64(year), false, true, "lifetime of application access tokens"},
+		{"user-token-ttl", &c.API.UserTokenTTL, int64(time.Second), int64(10 * year), false, true, "default lifetime of user tokens (at most --max-user-token-ttl)"},
+		{"max-user-token-ttl", &c.API.MaxUserTokenTTL, int64(time.Second), int64(10 * year), false, true, "longest user token lifetime a ?ttl= may ask for"},
+		{"message-ttl", &c.API.MessageTTL, int64(time.Second), int64(10 * year), false, true, "default time an unacknowledged message is kept (at most --max-message-ttl)"},
+		{"max-message-ttl", &c.API.MaxMessageTTL, int64(time.Second), int64(10 * year), false, true, "longest message ttl a notify may ask for"},
+		{"shutdown-timeout", &c.ShutdownTimeout, 0, int64(time.Hour), false, false, "how long shutdown waits for requests and stream writes"},
+		{"read-header-timeout", &c.ReadHeaderTimeout, int64(time.Millisecond), int64(time.Hour), false, false, "time allowed to read request headers, both listeners"},
+		{"idle-timeout", &c.IdleTimeout, int64(time.Millisecond), int64(24 * time.Hour), false, false, "keep-alive idle timeout, both listeners"},
+	} {
+		fs.Var(&ranged{p: f.p, min: f.min, max: f.max, none: f.none, seconds: f.seconds}, f.name, f.usage)
+	}
 	return &c, t
+}
+
+// ranged is a number or duration flag held to [min, max] (and -1 when none
+// is allowed).
+type ranged struct {
+	p        any
+	min, max int64
+	none     bool
+	seconds  bool
+}
+
+func (r *ranged) String() string {
+	switch p := r.p.(type) {
+	case *int:
+		return strconv.Itoa(*p)
+	case *int64:
+		return strconv.FormatInt(*p, 10)
+	case *time.Duration:
+		return p.String()
+	}
+	return ""
+}
+
+func (r *ranged) Set(s string) error {
+	var v int64
+	var err error
+	_, isDur := r.p.(*time.Duration)
+	if isDur {
+		var d time.Duration
+		d, err = time.ParseDuration(s)
+		v = int64(d)
+	} else {
+		v, err = strconv.ParseInt(s, 10, 64)
+	}
+	if err != nil {
+		return errors.New("not a " + map[bool]string{true: "duration (like 30s, 5m, 2h)", false: "whole number"}[isDur])
+	}
+	if !(r.none && v == -1) && (v < r.min || v > r.max) || r.seconds && v%int64(time.Second) != 0 {
+		return errors.New(r.rangeText(isDur))
+	}
+	switch p := r.p.(type) {
+	case *int:
+		*p = int(v)
+	case *int64:
+		*p = v
+	case *time.Duration:
+		*p = time.Duration(v)
+	}
+	return nil
+}
+
+func (r *ranged) rangeText(isDur bool) string {
+	lo, hi := strconv.FormatInt(r.min, 10), strconv.FormatInt(r.max, 10)
+	if isDur {
+		lo, hi = time.Duration(r.min).String(), time.Duration(r.max).String()
+	}
+	msg := "must be from " + lo + " to " + hi
+	if r.none {
+		msg += ", or -1 for none"
+	}
+	if r.seconds {
+		msg += ", in whole seconds"
+	}
+	return msg
+}
+
+// checkServe holds the flags that bound one another.
+func checkServe(c *server.Config) error {
+	switch {
+	case int64(c.API.MaxMessage) > c.MaxBody:
+		return usageError{fmt.Sprintf("--max-message %d is larger than --max-body %d: no body could carry such a message", c.API.MaxMessage, c.MaxBody)}
+	case c.API.UserTokenTTL > c.API.MaxUserTokenTTL:
+		return usageError{fmt.Sprintf("--user-token-ttl %v is longer than --max-user-token-ttl %v", c.API.UserTokenTTL, c.API.MaxUserTokenTTL)}
+	case c.API.MessageTTL > c.API.MaxMessageTTL:
+		return usageError{fmt.Sprintf("--message-ttl %v is longer than --max-message-ttl %v", c.API.MessageTTL, c.API.MaxMessageTTL)}
+	}
+	// 0 means none for these: the store reads -1 as none (0 as unset).
+	for _, p := range []*int{&c.Store.KeepAcked, &c.Store.History} {
+		if *p == 0 {
+			*p = -1
+		}
+	}
+	return nil
 }
 
 // dataDirFlag defines --data-dir, which every command but bench takes.

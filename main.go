@@ -115,6 +115,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	if err := checkServe(cfg); err != nil {
+		return err
+	}
 	if cfg.Pprof && !server.PprofBuilt {
 		return usageError{"--pprof: this binary was built without profiling (-tags rtchub_nopprof); use one from make build"}
 	}

@@ -192,6 +192,63 @@ func TestServeFlags(t *testing.T) {
 	}
 }
 
+// TestFlagRanges: a number or duration outside its flag's range is a
+// usage error (exit 2) naming the flag and the range, by flag or by its
+// environment twin; so are flags that contradict one another.
+func TestFlagRanges(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ flag, value, want string }{
+		{"max-body", "0", "from 64 to"},
+		{"max-body", "-1", "from 64 to"},
+		{"queue-len", "0", "from 1 to"},
+		{"retry", "-1s", "from 100ms to 1h0m0s"},
+		{"heartbeat", "0", "from 100ms"},
+		{"heartbeat", "-5s", "from 100ms"},
+		{"max-streams", "0", "from 1 to"},
+		{"max-pending", "0", "or -1 for none"},
+		{"max-pending", "-2", "or -1 for none"},
+		{"compact-min", "0", "or -1 for none"},
+		{"access-token-ttl", "1500ms", "in whole seconds"},
+		{"message-ttl", "0s", "from 1s"},
+		{"idle-timeout", "0", "from 1ms"},
+		{"keep-acked", "-3", "or -1 for none"},
+		{"max-streams-per-user", "many", "not a whole number"},
+		{"write-timeout", "10", "not a duration"},
+	} {
+		for how, run := range map[string]func() error{
+			"flag": func() error {
+				return run(context.Background(), []string{"serve", "--" + tc.flag, tc.value}, testEnv(nil), io.Discard, io.Discard)
+			},
+			"env": func() error {
+				return run(context.Background(), []string{"serve"}, testEnv(map[string]string{envName(tc.flag): tc.value}), io.Discard, io.Discard)
+			},
+		} {
+			err := run()
+			if exitCode(err) != 2 || err == nil || !strings.Contains(err.Error(), tc.flag) && !strings.Contains(err.Error(), envName(tc.flag)) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s --%s %s: %v (exit %d), want a usage error naming it and %q", how, tc.flag, tc.value, err, exitCode(err), tc.want)
+			}
+		}
+	}
+	for _, args := range [][]string{
+		{"--max-message", "4096", "--max-body", "1024"},
+		{"--user-token-ttl", "2h", "--max-user-token-ttl", "1h"},
+		{"--message-ttl", "2h", "--max-message-ttl", "1h"},
+	} {
+		err := run(context.Background(), append([]string{"serve"}, args...), testEnv(nil), io.Discard, io.Discard)
+		if exitCode(err) != 2 || !strings.Contains(err.Error(), args[0]) || !strings.Contains(err.Error(), args[2]) {
+			t.Errorf("%v: %v, want a usage error naming both flags", args, err)
+		}
+	}
+	// 0 keeps none, as -1 does.
+	c, _, err := parseServe(t, nil, "--keep-acked", "0", "--history", "0")
+	if err == nil {
+		err = checkServe(&c)
+	}
+	if err != nil || c.Store.KeepAcked != -1 || c.Store.History != -1 {
+		t.Errorf("--keep-acked 0 --history 0: %v, %d, %d; want -1 (none) for both", err, c.Store.KeepAcked, c.Store.History)
+	}
+}
+
 // TestServeUsageErrors: mistakes that only serve itself sees exit 2
 // before anything is opened.
 func TestServeUsageErrors(t *testing.T) {
@@ -211,6 +268,19 @@ func TestServeUsageErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a usage error created the data directory: %v", err)
+	}
+	for _, args := range [][]string{
+		{"bench", "--scenario", "fanfare"},
+		{"bench", "--streams", "0"},
+		{"bench", "--notifies", "0"},
+		{"bench", "--rate", "-1"},
+		{"bench", "--api", "ftp://x"},
+		{"bench", "--scenario", "ack", "--stalled", "1"},
+		{"bench", "extra"},
+	} {
+		if _, err := runCmd(t, args...); exitCode(err) != 2 {
+			t.Errorf("rtchub %q: %v (exit %d), want a usage error", args, err, exitCode(err))
+		}
 	}
 	if out, err := runCmd(t, "version"); err != nil || !strings.HasPrefix(out, "rtchub ") {
 		t.Errorf("rtchub version: %v %q", err, out)

@@ -36,6 +36,7 @@ func Metrics(st *store.Store, h *hub.Hub, version string) http.Handler {
 		put("rtchub_events_delivered_total", "counter", "Message events written to streams.", hm.Delivered.Load())
 		put("rtchub_pings_total", "counter", "Keep-alive comments queued on quiet streams.", hm.Pings.Load())
 		put("rtchub_log_seq", "gauge", "Last seq in the log.", stats.Seq)
+		put("rtchub_writes_refused_total", "counter", "Batches refused because the disk was full (answered 507).", sm.WritesRefused.Load())
 		put("rtchub_log_appends_total", "counter", "Records appended to the log.", sm.Appends.Load())
 		put("rtchub_log_batches_total", "counter", "Group commits (one write and sync each).", sm.Batches.Load())
 		put("rtchub_log_bytes", "gauge", "Size of the log file.", sm.LogBytes.Load())

@@ -103,12 +103,11 @@ func (s *Store) compact() error {
 		s.st.floor = max(s.st.floor, st.seq)
 		s.mu.Unlock()
 		old := s.file
-		s.file = tmp
+		s.file = s.logFile(tmp)
 		if err := SyncDir(s.opts.Dir); err != nil {
 			// The new file is the log now, but its name may not be on
 			// disk: acknowledging appends to it could lose them.
-			s.broken = fmt.Errorf("store: compact: %w", err)
-			s.log.Error("store: directory sync after compaction failed; refusing further writes until restart", "err", err)
+			s.poison("sync of the directory after compacting", err)
 		}
 		old.Close()
 		s.records = records + tail.n

@@ -88,3 +88,23 @@ func saveAside(f *os.File, path, kind string, from, to int64) (string, error) {
 	}
 	return name, nil
 }
+
+// CheckDir reports why dir is not the data directory of a hub that has
+// run: it does not exist, is not a directory, or holds no log. Only
+// `rtchub serve` makes one; the other commands check first, so that they
+// neither create what they were asked to read nor say "ok" of nothing.
+func CheckDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("data directory %s does not exist", dir)
+	case err != nil:
+		return fmt.Errorf("data directory: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, LogName)); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s holds no %s: not the data directory of a hub that has run", dir, LogName)
+	}
+	return nil
+}

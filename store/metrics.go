@@ -17,6 +17,8 @@ type Metrics struct {
 	Compactions atomic.Uint64
 	Messages    atomic.Uint64 // messages committed with recipients
 	Acks        atomic.Uint64 // copies acknowledged
+	// WritesRefused counts batches refused for lack of space.
+	WritesRefused atomic.Uint64
 
 	FsyncCount   atomic.Uint64
 	FsyncSumNano atomic.Uint64

@@ -8,7 +8,7 @@ import (
 )
 
 // recover replays the log into memory, cutting a torn tail.
-func (s *Store) recover(uncleanStop bool) error {
+func (s *Store) recover(unsyncedStop bool) error {
 	os.Remove(s.path + compactSuffix) // a compaction cut short by a crash
 	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -60,12 +60,13 @@ func (s *Store) recover(uncleanStop bool) error {
 			return fmt.Errorf("store: sync %s: %w", s.path, err)
 		}
 	}
-	if res.lastSeq > 0 && uncleanStop {
-		// A hub that ran without a sync per batch sent frames before their
-		// records were on disk, and a crash of the machine can take back
-		// seqs that clients saw as event ids. After any stop that was not
-		// clean (whatever the mode now: the crashed run's is unknown),
-		// jump past them so none is handed out twice.
+	if res.lastSeq > 0 && unsyncedStop {
+		// A hub that ran without a sync per batch (--fsync=interval or
+		// never) sent frames before their records were on disk, and a
+		// crash of the machine can take back seqs that clients saw as
+		// event ids: after such a hub stopped uncleanly, jump past them so
+		// none is handed out twice. A hub that synced every batch first
+		// (--fsync=always) sent only seqs that the log holds.
 		n, err := appendMark(f, res.lastSeq+SeqGap)
 		if err != nil {
 			f.Close()
@@ -79,7 +80,7 @@ func (s *Store) recover(uncleanStop bool) error {
 		return err
 	}
 	st.expire(s.nowMilli())
-	s.st, s.file, s.seq, s.records = st, f, res.lastSeq, res.records
+	s.st, s.file, s.seq, s.records = st, s.logFile(f), res.lastSeq, res.records
 	s.Metrics.LogBytes.Store(res.good)
 	s.log.Info("store: log replayed", "file", s.path, "records", res.records, "seq", res.lastSeq,
 		"bytes", res.good, "took", time.Since(start).Round(time.Millisecond).String())

@@ -67,6 +67,9 @@ type Options struct {
 	CompactMin int
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// WrapLog, if set, wraps the log file the store writes: a seam for
+	// tests that make writes or syncs fail.
+	WrapLog func(LogFile) LogFile
 }
 
 // DefaultOptions are the documented defaults (the flags of `rtchub serve`
@@ -178,14 +181,16 @@ type Store struct {
 	quit    chan struct{}
 	stopped chan struct{}
 	wake    chan struct{} // an earlier expiry than the timer's was added
+	fatal   chan struct{} // closed when the log is poisoned
 	closing sync.Once
 
 	// Owned by the writer goroutine.
-	file      *os.File
+	file      LogFile
 	seq       uint64
 	records   int // intact records in the file
 	dirty     bool
-	broken    error
+	broken    error // poisoned: no more writes (see ErrPoisoned)
+	full      error // the last write was refused for space
 	expT      *time.Timer
 	expAt     int64
 	lastStamp int64 // unix ms of the last batch or expiry sweep
@@ -228,11 +233,12 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	// A lock file that still says running was left by a hub that did not
-	// Close: crashed, killed, or the machine went down. Whoever opens the
-	// directory next (hub or offline command) marks the log.
-	prev := make([]byte, len(lockRunning))
+	// Close: crashed, killed, or the machine went down. If that hub sent
+	// frames before their batches were synced, whoever opens the directory
+	// next (hub or offline command) marks the log (see recover).
+	prev := make([]byte, len(lockRunningSynced))
 	n, _ := lock.ReadAt(prev, 0)
-	uncleanStop := string(prev[:n]) == lockRunning
+	unsyncedStop := string(prev[:n]) == lockRunning
 	s := &Store{
 		opts:    opts,
 		log:     opts.Logger,
@@ -243,13 +249,14 @@ func Open(opts Options) (*Store, error) {
 		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+		fatal:   make(chan struct{}),
 		keySeed: maphash.MakeSeed(),
 	}
-	if err := s.recover(uncleanStop); err != nil {
+	if err := s.recover(unsyncedStop); err != nil {
 		lock.Close() // its word stays what it was: nothing was served
 		return nil, err
 	}
-	if err := markLock(lock, lockRunning); err != nil {
+	if err := markLock(lock, runningWord(opts.Fsync)); err != nil {
 		s.file.Close()
 		lock.Close()
 		return nil, fmt.Errorf("store: lock file: %w", err)

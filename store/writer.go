@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -270,50 +269,6 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	return buf
 }
 
-// write appends buf to the log and syncs it as the mode says. After a
-// failed write or sync the log is broken: what reached the disk is unknown,
-// so no more writes are taken until a restart replays the file.
-func (s *Store) write(buf []byte) error {
-	n, err := s.file.Write(buf)
-	if err == nil && s.opts.Fsync == FsyncAlways {
-		start := time.Now()
-		err = fdatasync(s.file)
-		s.Metrics.observeFsync(time.Since(start))
-	} else if err == nil {
-		s.dirty = true
-	}
-	if err != nil {
-		if n > 0 {
-			// Try to take the batch back; if this fails too, a restart
-			// may find it whole (its callers were told the outcome is
-			// unknown) or torn (and cuts it).
-			s.file.Truncate(s.Metrics.LogBytes.Load())
-		}
-		// Earlier batches may be unsynced yet (--fsync=interval) and no
-		// sync runs once the log is broken: try to put them down now.
-		fdatasync(s.file)
-		s.broken = fmt.Errorf("store: write %s: %w", s.path, err)
-		s.log.Error("store: log write failed; refusing further writes until restart", "err", err)
-		return s.broken
-	}
-	s.Metrics.LogBytes.Add(int64(n))
-	return nil
-}
-
-func (s *Store) syncIfDirty() {
-	if !s.dirty || s.broken != nil {
-		return
-	}
-	start := time.Now()
-	if err := fdatasync(s.file); err != nil {
-		s.broken = fmt.Errorf("store: sync %s: %w", s.path, err)
-		s.log.Error("store: log sync failed; refusing further writes until restart", "err", err)
-		return
-	}
-	s.Metrics.observeFsync(time.Since(start))
-	s.dirty = false
-}
-
 // inWriter runs fn on the writer goroutine between batches.
 func (s *Store) inWriter(fn func() error) error {
 	errc := make(chan error, 1)
@@ -323,11 +278,6 @@ func (s *Store) inWriter(fn func() error) error {
 	case <-s.quit:
 		return ErrClosed
 	}
-}
-
-// Healthy reports whether the log still takes writes.
-func (s *Store) Healthy() error {
-	return s.inWriter(func() error { return s.broken })
 }
 
 // Sync forces the log to disk, whatever the mode.

@@ -95,6 +95,9 @@ func Backup(ctx context.Context, dir string, w io.Writer) error {
 // offlineOrOnline runs offline on the data directory if no hub holds it,
 // or else online, against the running hub's admin socket.
 func offlineOrOnline(dir string, offline func(*store.Store) error, online func(sock string) error) error {
+	if err := store.CheckDir(dir); err != nil {
+		return err
+	}
 	opts := store.DefaultOptions()
 	opts.Dir, opts.CompactMin = dir, -1
 	st, err := store.Open(opts)

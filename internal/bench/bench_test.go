@@ -45,6 +45,9 @@ func TestRun(t *testing.T) {
 			if res.NotifyErrors != 0 || res.Lost != 0 || res.Duplicated != 0 {
 				t.Fatalf("errors %d, lost %d, duplicated %d (%s)", res.NotifyErrors, res.Lost, res.Duplicated, res.FirstError)
 			}
+			if cfg.Scenario == "idle" && res.Notifies != 0 {
+				t.Errorf("an idle run reports %d notifies", res.Notifies)
+			}
 			if res.Expected != tt.want || res.Delivered != tt.want {
 				t.Fatalf("expected %d and delivered %d events, want %d", res.Expected, res.Delivered, tt.want)
 			}

@@ -8,7 +8,12 @@
 // end unless Keep is set.
 package bench
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+)
 
 // Config is one bench run.
 type Config struct {
@@ -63,4 +68,36 @@ type Result struct {
 	AckLatP50 float64 `json:"ack_ms_p50,omitempty"`
 	AckLatP99 float64 `json:"ack_ms_p99,omitempty"`
 	AckLatMax float64 `json:"ack_ms_max,omitempty"`
+}
+
+// Validate reports what is wrong with cfg, naming the flag of `rtchub
+// bench` that sets it.
+func (cfg Config) Validate() error {
+	switch cfg.Scenario {
+	case "broadcast", "unicast", "ack", "idle":
+	default:
+		return fmt.Errorf("--scenario %q: want broadcast, unicast, ack or idle", cfg.Scenario)
+	}
+	for _, u := range []struct{ flag, v string }{{"--api", cfg.API}, {"--sse", cfg.SSE}} {
+		if p, err := url.Parse(u.v); err != nil || p.Scheme != "http" || p.Host == "" {
+			return fmt.Errorf("%s %q: want an http:// URL", u.flag, u.v)
+		}
+	}
+	switch {
+	case cfg.Streams < 1:
+		return errors.New("--streams must be at least 1")
+	case cfg.Scenario != "idle" && cfg.Notifies < 1:
+		return errors.New("--notifies must be at least 1")
+	case cfg.Publishers < 1:
+		return errors.New("--publishers must be at least 1")
+	case cfg.Rate < 0:
+		return errors.New("--rate must be 0 (as fast as the publishers go) or more")
+	case cfg.Stalled < 0:
+		return errors.New("--stalled must be 0 or more")
+	case cfg.Scenario == "ack" && cfg.Stalled > 0:
+		return errors.New("--stalled does not go with --scenario ack")
+	case cfg.Hold <= 0, cfg.Timeout <= 0, cfg.Settle <= 0:
+		return errors.New("--hold, --timeout and --settle must be longer than 0")
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -24,24 +23,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Settle <= 0 {
 		cfg.Settle = 10 * time.Second
 	}
+	if cfg.Hold <= 0 {
+		cfg.Hold = 10 * time.Second
+	}
 	if cfg.Publishers <= 0 {
 		cfg.Publishers = 16
+	}
+	res := Result{Scenario: cfg.Scenario, Streams: cfg.Streams, Stalled: cfg.Stalled, Notifies: cfg.Notifies}
+	if cfg.Scenario == "idle" {
+		res.Notifies = 0 // an idle run sends none
+	}
+	if err := cfg.Validate(); err != nil {
+		return res, fmt.Errorf("bench: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	raiseFileLimit()
-	res := Result{Scenario: cfg.Scenario, Streams: cfg.Streams, Stalled: cfg.Stalled, Notifies: cfg.Notifies}
-	switch cfg.Scenario {
-	case "broadcast", "unicast", "ack", "idle":
-	default:
-		return res, fmt.Errorf("bench: scenario %q: want broadcast, unicast, ack or idle", cfg.Scenario)
-	}
-	if cfg.Scenario == "ack" && cfg.Stalled > 0 {
-		return res, errors.New("bench: --stalled does not go with --scenario ack")
-	}
-	if cfg.Streams < 1 {
-		return res, errors.New("bench: --streams must be at least 1")
-	}
 	c, err := newClient(ctx, cfg)
 	if err != nil {
 		return res, err

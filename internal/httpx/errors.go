@@ -28,6 +28,14 @@ func FailStore(w http.ResponseWriter, log *slog.Logger, err error) {
 		WriteError(w, http.StatusServiceUnavailable, "the hub is shutting down")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		WriteError(w, http.StatusServiceUnavailable, "request cancelled")
+	case errors.Is(err, store.ErrDiskFull):
+		// Nothing was kept; the hub takes writes again once there is
+		// space, by itself.
+		w.Header().Set("Retry-After", "10")
+		WriteError(w, http.StatusInsufficientStorage, "disk full: the change was not saved; try again once there is space")
+	case errors.Is(err, store.ErrPoisoned):
+		w.Header().Set("Retry-After", "5")
+		WriteError(w, http.StatusServiceUnavailable, "the hub stops after a disk error and restarts: the change was not saved; try again")
 	default:
 		log.Error("store write failed", "err", err)
 		WriteError(w, http.StatusInternalServerError, "could not write to the log; the change may not have been saved")

@@ -156,6 +156,11 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Info("shutting down")
 	case serveErr = <-errc:
 		s.log.Error("listener failed", "err", serveErr)
+	case <-s.store.Fatal():
+		// Exiting non-zero is the way back: systemd restarts the hub
+		// (Restart=on-failure) and replay reads what the disk holds.
+		serveErr = fmt.Errorf("stopping: %w", s.store.Healthy())
+		s.log.Error("the log cannot be trusted after an I/O error; stopping so that a restart replays it", "err", serveErr)
 	}
 	// Requests in flight get the whole grace; connections that never sent
 	// one (Shutdown would wait for those) are closed at once.

@@ -333,3 +333,18 @@ func seedClient(tb testing.TB, cfg server.Config) {
 		tb.Fatalf("seed the test client: %v", err)
 	}
 }
+
+// WaitExit waits for the hub to stop by itself (Run returning) and returns
+// Run's result; it fails the test after timeout.
+func (h *Hub) WaitExit(tb testing.TB, timeout time.Duration) error {
+	tb.Helper()
+	select {
+	case err := <-h.done:
+		h.stopped = true
+		h.cancel()
+		return err
+	case <-time.After(timeout):
+		tb.Fatalf("the hub did not stop by itself within %v", timeout)
+		return nil
+	}
+}
