@@ -58,6 +58,7 @@ func serveFlags(fs *flag.FlagSet) (*server.Config, *serveText) {
 		{"max-streams", &c.Hub.MaxStreams, 1, 1 << 20, false, false, "open streams in all (503 over it)"},
 		{"max-streams-per-user", &c.Hub.MaxPerUser, 1, 1 << 16, false, false, "open streams per user (503 over it)"},
 		{"max-pending", &c.Store.MaxPending, 1, giB, true, false, "unacknowledged messages kept per user; at the cap the oldest is dropped (-1: no cap)"},
+		{"max-pending-total", &c.Store.MaxPendingTotal, 0, 1 << 40, true, false, "pending copies hub-wide (a payload counts one per 256 bytes); over it the oldest go first (0: from the memory the hub may use; -1: none)"},
 		{"queue-len", &c.Hub.QueueLen, 1, 1 << 20, false, false, "events queued per stream before a slow reader's stream is closed"},
 		{"keep-acked", &c.Store.KeepAcked, 0, giB, true, false, "messages whose copies all closed kept for GET /api/message (0 or -1: none)"},
 		{"history", &c.Store.History, 0, 1 << 20, true, false, "acknowledgements and recalls kept per user for devices that reconnect; older last event ids get rtchub.reset (0 or -1: none)"},

@@ -131,6 +131,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	cfg.Version = version
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Collect harder before the cgroup's (or the machine's) limit is
+		// near, instead of at twice the live heap.
+		if mem, _ := server.MemoryLimit(); mem > 0 {
+			debug.SetMemoryLimit(server.GoMemoryLimit(mem))
+		}
+	}
 	srv, err := server.New(ctx, *cfg, log)
 	if err != nil {
 		return err

@@ -43,6 +43,9 @@ func Metrics(st *store.Store, h *hub.Hub, version string) http.Handler {
 		put("rtchub_compactions_total", "counter", "Log compactions.", sm.Compactions.Load())
 		put("rtchub_messages_expired_total", "counter", "Messages dropped when their ttl ran out.", stats.Expired)
 		put("rtchub_copies_dropped_total", "counter", "Unacknowledged copies dropped by the per-user pending cap.", stats.Dropped)
+		put("rtchub_copies_over_budget_total", "counter", "Unacknowledged copies dropped, oldest first, by the hub-wide budget of pending state.", stats.OverBudget)
+		put("rtchub_pending_cost", "gauge", "Pending state in the budget's units (a copy, or 256 bytes of a payload).", stats.Cost)
+		put("rtchub_pending_budget", "gauge", "The hub-wide budget of pending state (0: none).", st.Budget())
 		b.WriteString("# HELP rtchub_fsync_seconds Latency of log syncs.\n# TYPE rtchub_fsync_seconds histogram\n")
 		for i, le := range store.FsyncBuckets {
 			fmt.Fprintf(&b, "rtchub_fsync_seconds_bucket{le=\"%g\"} %d\n", le, sm.FsyncBucket[i].Load())

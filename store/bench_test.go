@@ -173,7 +173,7 @@ func BenchmarkReplay1M(b *testing.B) {
 // --max-pending default (10,000): the oldest copy makes room each time.
 func BenchmarkAddAtCap(b *testing.B) {
 	const capacity = 10000
-	s := newState(capacity, 0, 0)
+	s := newState(capacity, 0, 0, 0)
 	s.putUser("u", nil)
 	ids := make([]string, capacity+b.N)
 	for i := range ids {

@@ -23,6 +23,7 @@ type Message struct {
 
 	recipients []recipient
 	open       int          // recipients whose copy is open
+	heapAt     int          // index in the expiry heap; -1 when not in it
 	one        [1]recipient // backs recipients for the common single recipient
 }
 
@@ -103,6 +104,7 @@ func (s *state) addMessage(r *record) (*Message, int) {
 	// so the pending cap below sees what the live run saw.
 	s.expire(r.Created)
 	m := &Message{
+		heapAt:  -1,
 		ID:      r.ID,
 		Seq:     r.Seq,
 		Event:   r.Event,
@@ -183,7 +185,57 @@ func (s *state) addMessage(r *record) (*Message, int) {
 		return m, len(m.recipients)
 	}
 	heap.Push(&s.expiry, m)
+	s.cost += int64(m.open) + m.units()
+	s.order = append(s.order, m)
+	s.orderLive++
+	s.keepBudget()
 	return m, len(m.recipients)
+}
+
+// The hub-wide budget of pending state counts each open copy as one and
+// each message with open copies as one more per payloadUnit bytes of its
+// payload: a copy is the store's smallest cost, a large unicast payload
+// its largest.
+const payloadUnit = 256
+
+// units is what m costs, besides its copies, while it has open ones.
+func (m *Message) units() int64 { return 1 + int64(len(m.Body))/payloadUnit }
+
+// keepBudget drops the oldest open copies, hub-wide, while the pending
+// state is over the budget: as the per-user cap does for one user, so
+// that a flood nobody reads cannot outgrow the box. Replay applies it at
+// the same points, so it never holds more either.
+func (s *state) keepBudget() {
+	for s.budget > 0 && s.cost > s.budget && len(s.order) > 0 {
+		m := s.order[0]
+		if m.open == 0 || s.msgs.get(m.ID) != m {
+			s.order[0] = nil
+			s.order = s.order[1:]
+			continue
+		}
+		for i := range m.recipients {
+			rc := &m.recipients[i]
+			if rc.state != copyOpen {
+				continue
+			}
+			s.closeFor(s.users[rc.User], m, rc, copyGone)
+			s.overBudget++
+			if s.cost <= s.budget || m.open == 0 {
+				break
+			}
+		}
+	}
+	if len(s.order) > 2*s.orderLive+1024 {
+		// Messages closed in the middle leave holes: sweep them out.
+		live := s.order[:0]
+		for _, m := range s.order {
+			if m.open > 0 && s.msgs.get(m.ID) == m {
+				live = append(live, m)
+			}
+		}
+		clear(s.order[len(live):])
+		s.order = live
+	}
 }
 
 // closedCopies maps the users a snapshot's message record lists as
@@ -276,7 +328,15 @@ func (s *state) closeFor(u *user, m *Message, rc *recipient, st copyState) {
 func (s *state) closeCopy(m *Message) {
 	m.open--
 	s.open--
+	s.cost--
 	if m.open == 0 {
+		s.cost -= m.units()
+		s.orderLive--
+		if m.heapAt >= 0 {
+			// Out of the heap now: a closed message must not stay
+			// reachable (its copies and payload with it) until its ttl.
+			heap.Remove(&s.expiry, m.heapAt)
+		}
 		s.complete(m)
 	}
 }
@@ -337,6 +397,8 @@ func (s *state) expire(now int64) int {
 			}
 		}
 		s.open -= m.open
+		s.cost -= int64(m.open) + m.units()
+		s.orderLive--
 		m.open = 0
 		s.complete(m)
 		s.expired++
@@ -396,18 +458,28 @@ func removeMsg(list []*Message, m *Message) []*Message {
 	return list
 }
 
-// expiryHeap orders open messages by expiry; entries of messages that
-// finished some other way are skipped when they surface.
+// expiryHeap orders open messages by expiry. A message that closes some
+// other way leaves it at once (heap.Remove at its heapAt).
 type expiryHeap []*Message
 
 func (h expiryHeap) Len() int           { return len(h) }
 func (h expiryHeap) Less(i, j int) bool { return h[i].Expires < h[j].Expires }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(*Message)) }
+func (h expiryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapAt, h[j].heapAt = i, j
+}
+
+func (h *expiryHeap) Push(x any) {
+	m := x.(*Message)
+	m.heapAt = len(*h)
+	*h = append(*h, m)
+}
+
 func (h *expiryHeap) Pop() any {
 	old := *h
 	m := old[len(old)-1]
 	old[len(old)-1] = nil
+	m.heapAt = -1
 	*h = old[:len(old)-1]
 	return m
 }

@@ -54,7 +54,7 @@ func goldenCorruptPos(base []byte) int {
 // records, then three records appended after the compaction.
 func goldenSnapshotLog(tb testing.TB) []byte {
 	tb.Helper()
-	st := newState(10000, 10000, 256)
+	st := newState(10000, 10000, 256, 0)
 	for _, r := range []record{
 		{Seq: 1, Op: opClientPut, ID: "c1", Name: "backend", Hash: "hash-of-secret"},
 		{Seq: 2, Op: opGroupPut, ID: "g1"},
@@ -288,7 +288,7 @@ func TestGoldenSnapshot(t *testing.T) {
 	opts := testOptions(dir, clk)
 	s := mustOpen(t, opts)
 
-	if st := s.Stats(); st != (Stats{Users: 2, Groups: 2, Clients: 1, OpenMessages: 3, Pending: 3, Seq: 15}) {
+	if st := s.Stats(); st != (Stats{Users: 2, Groups: 2, Clients: 1, OpenMessages: 3, Pending: 3, Cost: 6, Seq: 15}) {
 		t.Fatalf("stats %+v", st)
 	}
 	if c, gen, ok := s.Client("c1"); !ok || c.Name != "backend" || c.Hash != "hash-of-secret" || gen != 0 {

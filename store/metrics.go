@@ -42,6 +42,8 @@ type Stats struct {
 	OpenMessages           int
 	Pending                int    // unacknowledged copies
 	Dropped                uint64 // copies dropped by the pending cap
+	OverBudget             uint64 // copies dropped by the hub-wide budget
+	Cost                   int64  // pending state, in the budget's units
 	Expired                uint64 // messages dropped by their ttl
 	Seq                    uint64
 }
@@ -56,9 +58,15 @@ func (s *Store) Stats() Stats {
 		Clients:      len(s.st.clients),
 		OpenMessages: s.st.msgs.len() - len(s.st.done),
 		Dropped:      s.st.dropped,
+		OverBudget:   s.st.overBudget,
+		Cost:         s.st.cost,
 		Expired:      s.st.expired,
 		Seq:          s.st.seq,
 		Pending:      s.st.open,
 	}
 	return st
 }
+
+// Budget is the hub-wide budget of pending state the store keeps to, in
+// copies; 0 for none.
+func (s *Store) Budget() int64 { return max(s.opts.MaxPendingTotal, 0) }

@@ -54,7 +54,12 @@ type state struct {
 
 	maxPending int // per user; 0 means no cap
 	keepDone   int
-	history    int // retractions kept per user
+	history    int   // retractions kept per user
+	budget     int64 // pending state hub-wide, in copies (see keepBudget); 0 means none
+
+	cost      int64      // pending state now, in the budget's units
+	order     []*Message // messages with open copies, by seq (and some closed since)
+	orderLive int        // messages in order with open copies
 
 	// floor is the seq below which no user's history reaches: the upto of
 	// the snapshot this state was replayed from.
@@ -68,12 +73,13 @@ type state struct {
 	// obs hears about changes as they are applied live; nil at replay.
 	obs Observer
 
-	dropped uint64 // copies dropped by the pending cap
-	open    int    // open copies: the sum of every user's pending, kept so /metrics need not walk the users
-	expired uint64 // messages dropped by their ttl
+	dropped    uint64 // copies dropped by the pending cap
+	overBudget uint64 // copies dropped by the hub-wide budget
+	open       int    // open copies: the sum of every user's pending, kept so /metrics need not walk the users
+	expired    uint64 // messages dropped by their ttl
 }
 
-func newState(maxPending, keepDone, history int) *state {
+func newState(maxPending, keepDone, history int, budget int64) *state {
 	return &state{
 		clients:    make(map[string]*Client),
 		clientGen:  make(map[string]uint64),
@@ -84,6 +90,7 @@ func newState(maxPending, keepDone, history int) *state {
 		maxPending: maxPending,
 		keepDone:   keepDone,
 		history:    history,
+		budget:     budget,
 	}
 }
 

@@ -57,6 +57,10 @@ type Options struct {
 	// KeepAcked is how many fully acknowledged messages stay queryable.
 	// <0 means none.
 	KeepAcked int
+	// MaxPendingTotal is the hub-wide budget of pending state, in copies
+	// (a message's payload counts as one copy per 256 bytes): over it the
+	// oldest open copies are dropped. <0 means none.
+	MaxPendingTotal int64
 	// History is how many acknowledgements and recalls of each user's
 	// messages are kept for devices that reconnect; older ones are
 	// answered with a reset. <0 means none.
@@ -268,7 +272,7 @@ func Open(opts Options) (*Store, error) {
 func (s *Store) nowMilli() int64 { return s.opts.Now().UnixMilli() }
 
 func (s *Store) newState() *state {
-	return newState(s.opts.MaxPending, s.opts.KeepAcked, s.opts.History)
+	return newState(s.opts.MaxPending, s.opts.KeepAcked, s.opts.History, max(s.opts.MaxPendingTotal, 0))
 }
 
 // SetObserver sets who hears about committed changes. Call it before

@@ -55,6 +55,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 			s.closeAll()
 		}
 	}()
+	if cfg.Store.MaxPendingTotal == 0 {
+		if mem, src := MemoryLimit(); mem > 0 {
+			cfg.Store.MaxPendingTotal = budgetFor(mem)
+			log.Info("pending state budget sized from memory", "copies", cfg.Store.MaxPendingTotal, "memory_bytes", mem, "from", src)
+		}
+	}
 	if s.store, err = store.Open(cfg.Store); err != nil {
 		return nil, err
 	}

@@ -76,11 +76,20 @@ type Child struct {
 // test if it still runs.
 func StartChild(tb testing.TB, dir string, extra ...string) *Child {
 	tb.Helper()
+	return StartChildVia(tb, nil, dir, extra...)
+}
+
+// StartChildVia is StartChild with the command run through via (say,
+// a shell that first moves itself into a cgroup): via's words, then the
+// binary and its arguments.
+func StartChildVia(tb testing.TB, via []string, dir string, extra ...string) *Child {
+	tb.Helper()
 	bin := Binary(tb)
 	apiAddr, sseAddr := FreeAddr(tb), FreeAddr(tb)
 	lb := &LogBuffer{}
 	args := append([]string{"serve", "--api-addr", apiAddr, "--sse-addr", sseAddr, "--data-dir", dir}, extra...)
-	cmd := exec.Command(bin, args...)
+	argv := append(append(append([]string(nil), via...), bin), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = []string{"RTCHUB_CLIENT_ID=" + ClientID, "RTCHUB_CLIENT_SECRET=" + ClientSecret}
 	cmd.Stderr = lb
 	if err := cmd.Start(); err != nil {
