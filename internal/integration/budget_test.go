@@ -97,8 +97,9 @@ func TestBudgetInASmallCgroup(t *testing.T) {
 		t.Fatalf("budget %v copies for a %d-byte cgroup", budget, limit)
 	}
 	peak := int64(0)
-	done := make(chan struct{})
+	done, sampled := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(sampled)
 		for {
 			select {
 			case <-done:
@@ -111,6 +112,7 @@ func TestBudgetInASmallCgroup(t *testing.T) {
 	out, code := runBinary(t, "bench", "--api", h.API, "--sse", h.SSE, "--client-id", testkit.ClientID, "--client-secret", testkit.ClientSecret,
 		"--scenario", "broadcast", "--streams", "1000", "--notifies", "3000", "--rate", "150", "--keep", "--timeout", "2m")
 	close(done)
+	<-sampled
 	if code != 0 {
 		t.Fatalf("bench: exit %d: %s", code, out)
 	}
