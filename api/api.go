@@ -79,12 +79,13 @@ func setIfZero[T int | int64 | time.Duration](v *T, def T) {
 
 type server struct {
 	Config
+	basic basicCache
 }
 
 // New returns the API handler.
 func New(cfg Config) http.Handler {
 	cfg.defaults()
-	s := &server{cfg}
+	s := &server{Config: cfg}
 	mux := http.NewServeMux()
 	// Each /api/ route names the query parameters it takes (a trailing *
 	// makes one repeatable); any other is a 400, once the token is good.

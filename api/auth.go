@@ -13,7 +13,11 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
 	}
-	if !httpx.DecodeJSON(w, r, s.MaxBody, &req) {
+	if id, secret, basic := r.BasicAuth(); basic && r.ContentLength <= 0 {
+		// client_secret_basic (RFC 6749 2.3.1): the credentials in the
+		// header and no body.
+		req.ClientID, req.ClientSecret = id, secret
+	} else if !httpx.DecodeJSON(w, r, s.MaxBody, &req) {
 		return
 	}
 	c, gen, ok := s.Store.Client(req.ClientID)
@@ -46,13 +50,13 @@ func (s *server) authedOrQuery(next http.HandlerFunc) http.Handler {
 
 func (s *server) checkToken(next http.HandlerFunc, query bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok := httpx.BearerToken(r)
-		if tok == "" && query {
-			tok = r.URL.Query().Get("token")
-		}
 		msg := ""
-		if tok == "" {
-			msg = "missing access token: send Authorization: Bearer <access_token>"
+		if id, secret, basic := r.BasicAuth(); basic {
+			if _, ok := s.basic.check(s.Store, id, secret); !ok {
+				msg = "Invalid client credentials"
+			}
+		} else if tok := s.requestToken(r, query); tok == "" {
+			msg = "missing access token: send Authorization: Bearer <access_token>, or Basic with the client's id and secret"
 		} else if c, err := s.Signer.Verify(tok, auth.KindClient, s.Now()); err != nil {
 			// Every refusal here is a 401: the API has no other answer
 			// for a bad credential.
@@ -61,10 +65,20 @@ func (s *server) checkToken(next http.HandlerFunc, query bool) http.Handler {
 			msg = "access token revoked: its client was removed"
 		}
 		if msg != "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="rtchub"`)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="rtchub", Basic realm="rtchub"`)
 			httpx.WriteError(w, http.StatusUnauthorized, msg)
 			return
 		}
 		next(w, r)
 	})
+}
+
+// requestToken is the access token of r: from Authorization: Bearer, or
+// (query) from ?token=.
+func (s *server) requestToken(r *http.Request, query bool) string {
+	tok := httpx.BearerToken(r)
+	if tok == "" && query {
+		tok = r.URL.Query().Get("token")
+	}
+	return tok
 }
