@@ -141,6 +141,9 @@ func (e *Events) CopiesExpired(m *store.Message, users []string, at int64) {
 	})
 }
 
+// Committed does nothing: application streams are few, written at once.
+func (e *Events) Committed() {}
+
 // UserClosed sends "user.deleted" when the user was deleted.
 func (e *Events) UserClosed(user string, deleted uint64) {
 	if deleted == 0 {

@@ -36,7 +36,7 @@ func (h *Hub) heartbeat() {
 				s.mu.Unlock()
 				if quiet {
 					h.Metrics.Pings.Add(1)
-					s.enqueue(item{f: pingFrame})
+					s.enqueue(item{f: pingFrame}, nil)
 				}
 			}
 			clear(list)

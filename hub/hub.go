@@ -209,14 +209,39 @@ type Target struct {
 
 // SendTo queues one shared frame on every stream of every target, under a
 // single read lock: a broadcast to a thousand users takes it once.
-func (h *Hub) SendTo(targets []Target, f *Frame) {
+func (h *Hub) SendTo(targets []Target, f *Frame) { h.sendTo(targets, f, nil) }
+
+func (h *Hub) sendTo(targets []Target, f *Frame, b *Burst) {
 	h.mu.RLock()
 	for _, t := range targets {
 		for _, s := range h.users[t.User] {
-			s.enqueue(item{f, t.Mark})
+			s.enqueue(item{f, t.Mark}, b)
 		}
 	}
 	h.mu.RUnlock()
+}
+
+// A Burst holds back the writers for the frames sent through it until
+// Flush, so a group commit of several messages reaches each stream in one
+// write rather than one write a message. It belongs to one goroutine.
+type Burst struct {
+	h       *Hub
+	streams []*Stream // taken from the writers until Flush
+}
+
+// NewBurst returns an empty Burst of h.
+func (h *Hub) NewBurst() *Burst { return &Burst{h: h} }
+
+// SendTo is Hub.SendTo, with the writing left to Flush.
+func (b *Burst) SendTo(targets []Target, f *Frame) { b.h.sendTo(targets, f, b) }
+
+// Flush hands the streams sent to since the last Flush to the writers.
+func (b *Burst) Flush() {
+	for _, s := range b.streams {
+		b.h.schedule(s)
+	}
+	clear(b.streams)
+	b.streams = b.streams[:0]
 }
 
 // Apps reports whether any application stream is open: events for them
@@ -228,7 +253,7 @@ func (h *Hub) SendApps(f *Frame, keep func(filter any) bool) {
 	h.mu.RLock()
 	for _, s := range h.apps {
 		if keep(s.filter) {
-			s.enqueue(item{f: f})
+			s.enqueue(item{f: f}, nil)
 		}
 	}
 	h.mu.RUnlock()

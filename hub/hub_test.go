@@ -755,3 +755,33 @@ func replayOf(b []byte, flags []*atomic.Bool) func(func([]byte, []hub.Mark) erro
 	}
 	return func(emit func([]byte, []hub.Mark) error) error { return emit(b, marks) }
 }
+
+// A Burst keeps its streams from the writers until Flush, and frames that
+// others send meanwhile wait with it, in order.
+func TestBurstHoldsFramesUntilFlush(t *testing.T) {
+	h := newHub(t, hub.Options{})
+	p := newPairer(t)
+	r := startLive(t, h, p, "u")
+	b := h.NewBurst()
+	var mark atomic.Bool
+	want := []byte("P\n\n")
+	for i := range 3 {
+		f := frame(i, 100)
+		want = append(want, f...)
+		if i == 1 {
+			h.SendTo([]hub.Target{{User: "u"}}, &hub.Frame{B: f})
+			continue
+		}
+		b.SendTo([]hub.Target{{User: "u", Mark: &mark}}, &hub.Frame{B: f, Msg: fmt.Sprint("m", i)})
+	}
+	r.quiet(t, 100*time.Millisecond, len("P\n\n"))
+	if mark.Load() {
+		t.Fatal("a held frame is marked delivered")
+	}
+	b.Flush()
+	r.waitBytes(t, 5*time.Second, want)
+	eventually(t, 2*time.Second, "mark of the held frames", mark.Load)
+	// The burst is empty again: a flush sends nothing twice.
+	b.Flush()
+	r.quiet(t, 50*time.Millisecond, len(want))
+}

@@ -86,7 +86,9 @@ func (s *Stream) Start(conn net.Conn, replay func(emit func(b []byte, marks []Ma
 	return nil
 }
 
-func (s *Stream) enqueue(it item) {
+// enqueue queues it and hands the stream to the writers, or to b when it
+// is not nil.
+func (s *Stream) enqueue(it item, b *Burst) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -102,7 +104,11 @@ func (s *Stream) enqueue(it item) {
 	s.q = append(s.q, it)
 	if s.live && !s.scheduled {
 		s.scheduled = true
-		s.h.schedule(s)
+		if b != nil {
+			b.streams = append(b.streams, s)
+		} else {
+			s.h.schedule(s)
+		}
 	}
 	s.mu.Unlock()
 }

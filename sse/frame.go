@@ -23,7 +23,7 @@ func (s *Server) MessageCommitted(m *store.Message) {
 		s.targets = append(s.targets, hub.Target{User: user, Mark: delivered})
 	}
 	if len(s.targets) > 0 {
-		s.cfg.Hub.SendTo(s.targets, &hub.Frame{B: AppendFrame(nil, m), Msg: m.ID})
+		s.burst.SendTo(s.targets, &hub.Frame{B: AppendFrame(nil, m), Msg: m.ID})
 	}
 	clear(s.targets)
 }
@@ -35,9 +35,13 @@ func (s *Server) CopiesWithdrawn(w store.Withdrawal) {
 	for _, u := range w.Users {
 		s.targets = append(s.targets, hub.Target{User: u})
 	}
-	s.cfg.Hub.SendTo(s.targets, &hub.Frame{B: AppendRetraction(nil, w.Retraction)})
+	s.burst.SendTo(s.targets, &hub.Frame{B: AppendRetraction(nil, w.Retraction)})
 	clear(s.targets)
 }
+
+// Committed lets the writers have the batch's frames: each stream writes
+// the messages of one group commit at once.
+func (s *Server) Committed() { s.burst.Flush() }
 
 // CopiesExpired tells devices nothing: they drop expired messages
 // themselves (expires_at is in the message status).

@@ -43,6 +43,7 @@ type Server struct {
 	cfg     Config
 	retry   []byte
 	targets []hub.Target // MessageCommitted's scratch list
+	burst   *hub.Burst   // frames of the store's current batch (the store's goroutine's)
 }
 
 // New returns a Server. Register it with Store.SetObserver.
@@ -63,7 +64,7 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg, retry: fmt.Appendf(nil, "retry: %d\n\n", cfg.Retry.Milliseconds())}
+	return &Server{cfg: cfg, retry: fmt.Appendf(nil, "retry: %d\n\n", cfg.Retry.Milliseconds()), burst: cfg.Hub.NewBurst()}
 }
 
 // Handler returns the SSE listener's routes.

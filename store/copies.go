@@ -43,12 +43,16 @@ const (
 // not shown.
 var stateNames = [...]string{"pending", "acknowledged", "recalled", "replaced", "expired", ""}
 
-// recipient is one user's copy of a message.
+// recipient is one user's copy of a message: 16 bytes, the most of what
+// a broadcast's copy costs besides the pointer in the user's queue.
 type recipient struct {
-	User      string
+	who       *user // the user as it was: its id stays when it is deleted
 	state     copyState
 	Delivered atomic.Bool // written to at least one of the user's streams
 }
+
+// user is the id of the copy's user.
+func (rc *recipient) user() string { return rc.who.id }
 
 // kept reports whether the copy makes its message worth keeping once no
 // copy is open: an application may ask what became of it.
@@ -134,12 +138,12 @@ func (s *state) addMessage(r *record) (*Message, int) {
 	closed := closedCopies(r)
 	for _, uid := range r.Users {
 		st := closed[uid]
-		id := uid
-		if u := s.users[uid]; u != nil {
-			// The user's own id string: the record's copy can be collected.
-			id = u.id
-		} else if st == copyOpen {
-			continue
+		who := s.users[uid]
+		if who == nil {
+			if st == copyOpen {
+				continue
+			}
+			who = &user{id: uid}
 		}
 		// (A closed copy outlives its user, as it does in the live state
 		// that a snapshot lists.)
@@ -149,7 +153,7 @@ func (s *state) addMessage(r *record) (*Message, int) {
 			}
 			seen[uid] = struct{}{}
 		}
-		m.recipients = append(m.recipients, recipient{User: id, state: st})
+		m.recipients = append(m.recipients, recipient{who: who, state: st})
 	}
 	if len(m.recipients) == 0 {
 		return nil, 0
@@ -162,7 +166,7 @@ func (s *state) addMessage(r *record) (*Message, int) {
 		}
 		m.open++
 		s.open++
-		u := s.users[rc.User]
+		u := s.users[rc.user()]
 		if s.maxPending > 0 && len(u.pending) >= s.maxPending {
 			// The oldest copy makes room: a bounded queue per user, like a
 			// mailbox, so one absent user cannot grow memory without end.
@@ -218,7 +222,7 @@ func (s *state) keepBudget() {
 			if rc.state != copyOpen {
 				continue
 			}
-			s.closeFor(s.users[rc.User], m, rc, copyGone)
+			s.closeFor(s.users[rc.user()], m, rc, copyGone)
 			s.overBudget++
 			if s.cost <= s.budget || m.open == 0 {
 				break
@@ -268,7 +272,7 @@ func (s *state) ack(r *record) bool {
 	case rc.state != copyOpen:
 		return true
 	}
-	s.retract(m, Retraction{Seq: r.Seq, MsgSeq: m.Seq, ID: m.ID, Reason: Acked}, []string{rc.User})
+	s.retract(m, Retraction{Seq: r.Seq, MsgSeq: m.Seq, ID: m.ID, Reason: Acked}, []string{rc.user()})
 	return true
 }
 
@@ -286,7 +290,7 @@ func (s *state) recall(r *record) {
 	var users []string
 	for _, uid := range r.Users {
 		if rc := m.recipient(uid); rc != nil && rc.state == copyOpen {
-			users = append(users, rc.User)
+			users = append(users, rc.user())
 		}
 	}
 	if len(users) > 0 {
@@ -386,10 +390,10 @@ func (s *state) expire(now int64) int {
 				continue
 			}
 			if s.obs != nil {
-				users = append(users, rc.User)
+				users = append(users, rc.user())
 			}
 			rc.state = copyExpired
-			if u := s.users[rc.User]; u != nil {
+			if u := s.users[rc.user()]; u != nil {
 				u.pending = removeMsg(u.pending, m)
 				if m.Key != "" && u.keys[m.Key] == m {
 					delete(u.keys, m.Key)
@@ -433,7 +437,7 @@ func (m *Message) anyKept() bool {
 
 func (m *Message) recipient(uid string) *recipient {
 	for i := range m.recipients {
-		if m.recipients[i].User == uid {
+		if m.recipients[i].user() == uid {
 			return &m.recipients[i]
 		}
 	}

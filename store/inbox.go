@@ -49,7 +49,7 @@ func (s *Store) Message(id string) (MessageInfo, bool) {
 		// the Delivered flag itself is not in the log, so without this a
 		// restart would show acknowledged copies as never delivered.
 		acked := rc.state == copyAcked
-		mi.Recipients = append(mi.Recipients, RecipientInfo{User: rc.User, Delivered: acked || rc.Delivered.Load(), Acked: acked, State: stateNames[rc.state]})
+		mi.Recipients = append(mi.Recipients, RecipientInfo{User: rc.user(), Delivered: acked || rc.Delivered.Load(), Acked: acked, State: stateNames[rc.state]})
 	}
 	return mi, true
 }
@@ -174,7 +174,7 @@ func (m *Message) OpenCopies() iter.Seq2[string, *atomic.Bool] {
 	return func(yield func(string, *atomic.Bool) bool) {
 		for i := range m.recipients {
 			rc := &m.recipients[i]
-			if rc.state == copyOpen && !yield(rc.User, &rc.Delivered) {
+			if rc.state == copyOpen && !yield(rc.user(), &rc.Delivered) {
 				return
 			}
 		}
@@ -185,7 +185,7 @@ func (m *Message) OpenCopies() iter.Seq2[string, *atomic.Bool] {
 func (m *Message) Recipients() iter.Seq[string] {
 	return func(yield func(string) bool) {
 		for i := range m.recipients {
-			if !yield(m.recipients[i].User) {
+			if !yield(m.recipients[i].user()) {
 				return
 			}
 		}

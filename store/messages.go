@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"time"
 )
 
@@ -51,30 +52,10 @@ var ErrGone = errors.New("user deleted or token revoked")
 // message is committed.
 func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
 	s.mu.RLock()
-	to := make([]string, 0, len(n.Users))
-	seen := make(map[string]struct{}, len(n.Users))
-	add := func(u string) {
-		if _, dup := seen[u]; !dup {
-			seen[u] = struct{}{}
-			to = append(to, u)
-		}
-	}
-	for _, u := range n.Users {
-		if s.st.users[u] == nil {
-			s.mu.RUnlock()
-			return Receipt{}, &NotFoundError{"user", u}
-		}
-		add(u)
-	}
-	for _, gid := range n.Groups {
-		g := s.st.groups[gid]
-		if g == nil {
-			s.mu.RUnlock()
-			return Receipt{}, &NotFoundError{"group", gid}
-		}
-		for u := range g.members {
-			add(u)
-		}
+	to, err := s.recipients(n)
+	if err != nil {
+		s.mu.RUnlock()
+		return Receipt{}, err
 	}
 	s.mu.RUnlock()
 	if len(to) == 0 {
@@ -102,6 +83,50 @@ func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
 	// Recipients may be 0 if all were deleted between the check and the
 	// commit: the record is written, so the answer is still a receipt.
 	return Receipt{ID: r.rec.ID, Seq: r.rec.Seq, Recipients: r.eff.recipients}, nil
+}
+
+// recipients lists the users n goes to, each once; s.mu is read-locked.
+func (s *Store) recipients(n Notification) ([]string, error) {
+	for _, u := range n.Users {
+		if s.st.users[u] == nil {
+			return nil, &NotFoundError{"user", u}
+		}
+	}
+	size := len(n.Users)
+	for _, gid := range n.Groups {
+		g := s.st.groups[gid]
+		if g == nil {
+			return nil, &NotFoundError{"group", gid}
+		}
+		size += len(g.members)
+	}
+	to := make([]string, 0, size)
+	// A group's members are a set: one group alone needs no deduping, a
+	// few users need no map.
+	var seen map[string]struct{}
+	if len(n.Groups) > 1 || len(n.Groups) == 1 && len(n.Users) > 0 || len(n.Users) > 8 {
+		seen = make(map[string]struct{}, size)
+	}
+	add := func(u string) {
+		if seen != nil {
+			if _, dup := seen[u]; dup {
+				return
+			}
+			seen[u] = struct{}{}
+		} else if len(n.Groups) == 0 && slices.Contains(to, u) {
+			return
+		}
+		to = append(to, u)
+	}
+	for _, u := range n.Users {
+		add(u)
+	}
+	for _, gid := range n.Groups {
+		for u := range s.st.groups[gid].members {
+			add(u)
+		}
+	}
+	return to, nil
 }
 
 // replacements are the recall records that withdraw the open copies with

@@ -99,6 +99,11 @@ var (
 // before the writer assigns the seq. HTML characters are not escaped, so a
 // replayed message is byte for byte the one that was sent.
 func encodeBody(r *record) ([]byte, error) {
+	if r.Op == opMsg && r.Seq == 0 && r.Created == 0 && r.Expires == 0 {
+		if b, ok := appendMsgBody(nil, r); ok {
+			return b, nil
+		}
+	}
 	seq := r.Seq
 	r.Seq, r.CRC = 0, ""
 	var buf bytes.Buffer
@@ -110,6 +115,66 @@ func encodeBody(r *record) ([]byte, error) {
 		return nil, fmt.Errorf("store: encode %s record: %w", r.Op, err)
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}
+
+// appendMsgBody is encodeBody for a new message record, by hand: the
+// notify path's one encoding, without reflection or a second pass over the
+// payload. It gives up (false) on anything encoding/json would spell
+// differently: strings that need escaping, a payload that is not one line.
+func appendMsgBody(dst []byte, r *record) ([]byte, bool) {
+	if r.Name != "" || r.Hash != "" || len(r.Groups) > 0 || len(r.Acked) > 0 || len(r.Recalled) > 0 ||
+		len(r.Replaced) > 0 || len(r.Lapsed) > 0 || r.By != "" || r.User != "" || r.Kind != "" ||
+		r.Gen != 0 || r.Upto != 0 || r.N != 0 || r.CRC != "" {
+		return nil, false
+	}
+	for _, c := range r.Message {
+		if c < 0x20 {
+			return nil, false
+		}
+	}
+	if len(r.Message) > 0 && !json.Valid(r.Message) {
+		return nil, false // encoding/json says what is wrong
+	}
+	ok := true
+	str := func(key, v string) {
+		if v == "" {
+			return
+		}
+		dst = append(dst, key...)
+		dst, ok = appendPlainString(dst, v, ok)
+	}
+	dst = append(dst, `{"op":"msg"`...)
+	str(`,"id":`, r.ID)
+	if len(r.Users) > 0 {
+		dst = append(dst, `,"users":[`...)
+		for i, u := range r.Users {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst, ok = appendPlainString(dst, u, ok)
+		}
+		dst = append(dst, ']')
+	}
+	str(`,"event":`, r.Event)
+	str(`,"key":`, r.Key)
+	if len(r.Message) > 0 {
+		dst = append(dst, `,"message":`...)
+		dst = append(dst, r.Message...)
+	}
+	return append(dst, '}'), ok
+}
+
+// appendPlainString appends v quoted if it needs no escaping; ok turns
+// false otherwise.
+func appendPlainString(dst []byte, v string, ok bool) ([]byte, bool) {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			ok = false
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, v...)
+	return append(dst, '"'), ok
 }
 
 // appendLine frames body (from encodeBody) as one log line with seq and a

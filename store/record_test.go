@@ -269,3 +269,58 @@ func TestScanLogOrder(t *testing.T) {
 		})
 	}
 }
+
+// The hand-written encoding of a new message record is byte for byte
+// encoding/json's, or steps aside.
+func TestAppendMsgBodyMatchesEncodingJSON(t *testing.T) {
+	body := json.RawMessage(`{"text":"a <b> & \"c\"","n":[1,2]}`)
+	for _, r := range []record{
+		{Op: opMsg, ID: "m1", Users: []string{"u1"}, Message: body},
+		{Op: opMsg, ID: "m1", Users: []string{"u1", "u2", "u3"}, Event: "build", Key: "k-1", Message: body},
+		{Op: opMsg, ID: "m1", Users: []string{"ü"}, Message: body},
+		{Op: opMsg, ID: "m1", Users: []string{"u1"}, Key: "a\"b", Message: body},
+		{Op: opMsg, ID: "m1", Users: []string{"u1"}, Event: "e\u2028", Message: body},
+		{Op: opMsg, ID: "m1", Users: []string{"u1"}, Message: json.RawMessage("{\n}")},
+		{Op: opMsg, ID: "m1", Message: json.RawMessage(`1`)},
+	} {
+		fast, err := encodeBody(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(&r); err != nil {
+			t.Fatal(err)
+		}
+		if want := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}); !bytes.Equal(fast, want) {
+			t.Errorf("%+v:\n got %s\nwant %s", r, fast, want)
+		}
+	}
+}
+
+func FuzzAppendMsgBody(f *testing.F) {
+	f.Add("m1", "u1", "u2", "message", "", []byte(`{"a":1}`))
+	f.Add("m\"", "ü", "u\u2028", "e<>", "k\\", []byte(`"x"`))
+	f.Fuzz(func(t *testing.T, id, u1, u2, event, key string, msg []byte) {
+		if !json.Valid(msg) {
+			return
+		}
+		var c bytes.Buffer
+		json.Compact(&c, msg)
+		r := record{Op: opMsg, ID: id, Users: []string{u1, u2}, Event: event, Key: key, Message: c.Bytes()}
+		fast, ok := appendMsgBody(nil, &r)
+		if !ok {
+			return
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(&r); err != nil {
+			return
+		}
+		if want := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}); !bytes.Equal(fast, want) {
+			t.Fatalf("got %s\nwant %s", fast, want)
+		}
+	})
+}

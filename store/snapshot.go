@@ -57,16 +57,16 @@ func (s *state) snapshot(at int64, emit func(*record) error) error {
 			if rc.state == copyGone {
 				continue
 			}
-			r.Users = append(r.Users, rc.User)
+			r.Users = append(r.Users, rc.user())
 			switch rc.state {
 			case copyAcked:
-				r.Acked = append(r.Acked, rc.User)
+				r.Acked = append(r.Acked, rc.user())
 			case copyRecalled:
-				r.Recalled = append(r.Recalled, rc.User)
+				r.Recalled = append(r.Recalled, rc.user())
 			case copyReplaced:
-				r.Replaced = append(r.Replaced, rc.User)
+				r.Replaced = append(r.Replaced, rc.user())
 			case copyExpired:
-				r.Lapsed = append(r.Lapsed, rc.User)
+				r.Lapsed = append(r.Lapsed, rc.user())
 			}
 		}
 		if err := emit(r); err != nil {

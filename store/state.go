@@ -251,6 +251,9 @@ func (s *state) deleteUser(id string) bool {
 	}
 	delete(s.users, id)
 	s.userGen[id]++
+	// Closed copies of kept messages still point at u for its id: it must
+	// hold nothing else.
+	*u = user{id: u.id}
 	return true
 }
 

@@ -69,6 +69,10 @@ type Options struct {
 	// store compacts on its own; it then compacts once the log holds more
 	// than four times the live records. <0 disables.
 	CompactMin int
+	// GatherWait is how long a group commit with --fsync=always waits for
+	// more requests while callers write concurrently (see commitFrom).
+	// <0 means never.
+	GatherWait time.Duration
 	Logger     *slog.Logger
 	Now        func() time.Time
 	// WrapLog, if set, wraps the log file the store writes: a seam for
@@ -87,6 +91,7 @@ func DefaultOptions() Options {
 		KeepAcked:     10000,
 		History:       256,
 		CompactMin:    100000,
+		GatherWait:    300 * time.Microsecond,
 	}
 }
 
@@ -102,6 +107,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FsyncInterval <= 0 {
 		o.FsyncInterval = d.FsyncInterval
+	}
+	if o.GatherWait == 0 {
+		o.GatherWait = d.GatherWait
 	}
 	o.MaxPending = orDefault(o.MaxPending, d.MaxPending)
 	o.KeepAcked = orDefault(o.KeepAcked, d.KeepAcked)
@@ -137,6 +145,10 @@ type Observer interface {
 	// UserClosed is called when a user is deleted (deleted is the seq of
 	// the record) or its tokens revoked (deleted is 0): its streams end.
 	UserClosed(user string, deleted uint64)
+	// Committed is called once the changes of one write (a group commit,
+	// an expiry sweep) have all been told, after the store's lock is
+	// released: an observer that holds work back for a batch does it now.
+	Committed()
 }
 
 // Observers tells each of its observers, in order.
@@ -163,6 +175,12 @@ func (o Observers) CopiesExpired(m *Message, users []string, at int64) {
 func (o Observers) UserClosed(user string, deleted uint64) {
 	for _, x := range o {
 		x.UserClosed(user, deleted)
+	}
+}
+
+func (o Observers) Committed() {
+	for _, x := range o {
+		x.Committed()
 	}
 }
 
@@ -196,6 +214,8 @@ type Store struct {
 	broken    error // poisoned: no more writes (see ErrPoisoned)
 	full      error // the last write was refused for space
 	expT      *time.Timer
+	gatherT   *time.Timer // nil: batches never wait (see commitFrom)
+	lastBatch int         // requests in the last batch
 	expAt     int64
 	lastStamp int64 // unix ms of the last batch or expiry sweep
 

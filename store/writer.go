@@ -56,6 +56,10 @@ func (s *Store) writer() {
 	}
 	s.expT = time.NewTimer(time.Hour)
 	s.expT.Stop()
+	if s.opts.Fsync == FsyncAlways && s.opts.GatherWait > 0 {
+		s.gatherT = time.NewTimer(time.Hour)
+		s.gatherT.Stop()
+	}
 	s.armExpiry()
 	batch := make([]*request, 0, maxBatch)
 	buf := make([]byte, 0, 1<<16)
@@ -107,24 +111,48 @@ func (s *Store) writer() {
 // commitFrom commits first and what else is queued, up to maxBatch records
 // (a larger request alone: its records go down in one batch, whole). It
 // returns a request taken that did not fit.
+//
+// When the last batch held more than one request, callers are writing
+// concurrently, and one more fsync costs more than a short wait: the batch
+// then waits up to GatherWait for as many requests as the last one had.
 func (s *Store) commitFrom(first *request, batch []*request, buf []byte) (*request, []byte) {
 	batch = append(batch, first)
 	n := first.records()
 	var held *request
+	take := func(r *request) bool {
+		if n+r.records() > maxBatch {
+			held = r
+			return false
+		}
+		batch = append(batch, r)
+		n += r.records()
+		return true
+	}
 drain:
 	for n < maxBatch {
 		select {
 		case r := <-s.reqs:
-			if n+r.records() > maxBatch {
-				held = r
+			if !take(r) {
 				break drain
 			}
-			batch = append(batch, r)
-			n += r.records()
 		default:
 			break drain
 		}
 	}
+	if held == nil && s.gatherT != nil && s.lastBatch > 1 && len(batch) < s.lastBatch {
+		s.gatherT.Reset(s.opts.GatherWait)
+	gather:
+		for held == nil && n < maxBatch && len(batch) < s.lastBatch {
+			select {
+			case r := <-s.reqs:
+				take(r)
+			case <-s.gatherT.C:
+				break gather
+			}
+		}
+		s.gatherT.Stop()
+	}
+	s.lastBatch = len(batch)
 	buf = s.commit(batch, buf[:0])
 	clear(batch)
 	return held, buf
@@ -157,11 +185,15 @@ func (r *request) records() int { return 1 + len(r.pre) }
 // sweep expires what is due at the writer's stamp, telling the observer.
 func (s *Store) sweep() {
 	now := s.stamp()
+	obs := s.observer()
 	s.mu.Lock()
-	s.st.obs = s.observer()
+	s.st.obs = obs
 	s.st.expire(now)
 	s.st.obs = nil
 	s.mu.Unlock()
+	if obs != nil {
+		obs.Committed()
+	}
 }
 
 // observer is who hears about committed changes, or nil.
@@ -229,8 +261,9 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	s.seq = seq
 	s.records += records
 	earliest := int64(0)
+	obs := s.observer()
 	s.mu.Lock()
-	s.st.obs = s.observer()
+	s.st.obs = obs
 	for _, r := range batch {
 		for i := range r.pre {
 			s.st.apply(&r.pre[i])
@@ -249,6 +282,9 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	s.st.obs = nil
 	live := s.st.live()
 	s.mu.Unlock()
+	if obs != nil {
+		obs.Committed()
+	}
 	// Count before answering, so a caller sees its own append in the metrics.
 	s.Metrics.Appends.Add(uint64(records))
 	s.Metrics.Batches.Add(1)

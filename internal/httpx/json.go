@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -22,12 +24,20 @@ func WriteJSON(w http.ResponseWriter, code int, v any) {
 	if err != nil {
 		code, b = http.StatusInternalServerError, []byte(`{"error":"could not encode the response"}`)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", fmt.Sprint(len(b)+1))
-	w.WriteHeader(code)
-	w.Write(append(b, '\n'))
+	WriteBody(w, code, append(b, '\n'))
 }
+
+// WriteBody writes b, JSON ending in a newline, with status code.
+func WriteBody(w http.ResponseWriter, code int, b []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	w.WriteHeader(code)
+	w.Write(b)
+}
+
+// jsonType is shared by every answer: net/http only reads header values.
+var jsonType = []string{"application/json"}
 
 // WriteError writes {"error": msg} with status code.
 func WriteError(w http.ResponseWriter, code int, msg string) {
@@ -117,6 +127,114 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 // one given twice. Anything else wrong with body is left to the decoder.
 func checkKeys(body []byte, v any) string {
 	known := fieldNames(reflect.TypeOf(v))
+	keys, ok := topKeys(body, known)
+	if !ok {
+		// An escaped key, or not well-formed: the decoder's way.
+		return checkKeysSlow(body, known)
+	}
+	for i, key := range keys {
+		switch {
+		case !known[key]:
+			return fmt.Sprintf("unknown field %q", Clip(key))
+		case slices.Contains(keys[:i], key):
+			return fmt.Sprintf("field %q is given twice", Clip(key))
+		}
+	}
+	return ""
+}
+
+// topKeys lists the keys of the object body, skipping values by their
+// brackets and strings: one pass, no decoding. It gives up (false) on a
+// key with an escape or on anything not well-formed. A request has a
+// handful of keys; more than known holds is given up on too.
+func topKeys(body []byte, known map[string]bool) ([]string, bool) {
+	var keys []string
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return nil, false
+	}
+	i = skipSpace(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return nil, true
+	}
+	for {
+		if i >= len(body) || body[i] != '"' || len(keys) > len(known) {
+			return nil, false
+		}
+		end := i + 1
+		for end < len(body) && body[end] != '"' && body[end] != '\\' {
+			end++
+		}
+		if end >= len(body) || body[end] != '"' {
+			return nil, false
+		}
+		keys = append(keys, string(body[i+1:end]))
+		i = skipSpace(body, end+1)
+		if i >= len(body) || body[i] != ':' {
+			return nil, false
+		}
+		i = skipValue(body, skipSpace(body, i+1))
+		if i < 0 {
+			return nil, false
+		}
+		i = skipSpace(body, i)
+		switch {
+		case i < len(body) && body[i] == ',':
+			i = skipSpace(body, i+1)
+		case i < len(body) && body[i] == '}':
+			return keys, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// skipValue returns the index after the value at i, or -1: brackets are
+// counted and strings stepped over; the decoder checks the rest.
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if i >= len(b) {
+				return -1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		}
+		if depth == 0 && (b[i] == '"' || b[i] == '}' || b[i] == ']') {
+			return i + 1
+		}
+	}
+	if depth == 0 {
+		return i
+	}
+	return -1
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// checkKeysSlow is checkKeys by json.Decoder's tokens.
+func checkKeysSlow(body []byte, known map[string]bool) string {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return ""
@@ -192,8 +310,11 @@ const DefaultMaxBody = 1 << 20
 func AppendString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
-			b, _ := json.Marshal(s)
-			return append(dst, b...)
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			enc.Encode(s)
+			return append(dst, bytes.TrimSuffix(b.Bytes(), []byte{'\n'})...)
 		}
 	}
 	dst = append(dst, '"')
