@@ -7,6 +7,8 @@
 #   make e2e            bash e2e/run.sh
 #   make bench          go benchmarks
 #   make bench-hub      rtchub bench scenarios against a fresh built hub (~4 min)
+#   make soak           DURATION=2m (default): 1,000 streams that acknowledge and
+#                       reconnect, 50 notifies/s, the hub sampled every minute
 #   make dist           static stripped linux binaries + SHA256SUMS in dist/
 #   make dist-check     dist + run arm64/armv7/armv6 under qemu-user, size limit
 #   make deb            dist + dist/rtchub_$(VERSION)_{amd64,arm64,armhf}.deb (dpkg-deb)
@@ -44,13 +46,13 @@ UNITDIR  ?= /etc/systemd/system
 
 export VERSION GO SOURCE_DATE_EPOCH
 
-.PHONY: all run build test vet fuzz-short e2e bench bench-hub dist dist-check deb deb-check \
+.PHONY: all run build test vet fuzz-short e2e bench bench-hub soak dist dist-check deb deb-check \
 	install uninstall systemd-check systemd-boot-check measure-start clean help
 
 all: build
 
 help:
-	@sed -n '3,20p' Makefile
+	@sed -n '3,22p' Makefile
 
 # Built first, then run in the foreground: Ctrl-C reaches the hub itself,
 # which stops cleanly (exit 0).
@@ -82,6 +84,10 @@ bench:
 
 bench-hub:
 	bash scripts/bench-scenarios.sh
+
+# DURATION=1h for the README's table; CI runs the default 2m.
+soak:
+	bash scripts/soak.sh
 
 dist:
 	bash scripts/dist.sh

@@ -186,7 +186,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&c.SSE, "sse", "http://127.0.0.1:4500", "hub SSE base URL")
 	fs.StringVar(&c.ClientID, "client-id", "", "application client id")
 	fs.StringVar(&c.ClientSecret, "client-secret", "", "application client secret")
-	fs.StringVar(&c.Scenario, "scenario", "broadcast", "broadcast (one group of all streams), unicast (each notify to one user), ack (two streams a user: one acknowledges, the other gets rtchub.ack), idle (hold streams)")
+	fs.StringVar(&c.Scenario, "scenario", "broadcast", "broadcast (one group of all streams), unicast (each notify to one user), ack (two streams a user: one acknowledges, the other gets rtchub.ack), idle (hold streams), soak (streams that acknowledge and reconnect, notifies at --rate for --duration, the hub sampled every --sample)")
 	fs.IntVar(&c.Streams, "streams", 100, "streams to open, each its own user")
 	fs.IntVar(&c.Notifies, "notifies", 1000, "notifies to send")
 	fs.Float64Var(&c.Rate, "rate", 0, "notifies per second in all (0: as fast as the publishers go)")
@@ -194,7 +194,9 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&c.Hold, "hold", 10*time.Second, "idle: how long to hold the streams open")
 	fs.IntVar(&c.Stalled, "stalled", 0, "extra streams that connect and never read")
 	fs.IntVar(&c.PID, "pid", 0, "the hub's process id, to report its RSS per stream")
-	fs.DurationVar(&c.Timeout, "timeout", 5*time.Minute, "cap on the whole run")
+	fs.DurationVar(&c.Timeout, "timeout", 0, "cap on the whole run (0: 5m, and the soak's --duration besides)")
+	fs.DurationVar(&c.Duration, "duration", 2*time.Minute, "soak: how long it runs")
+	fs.DurationVar(&c.Sample, "sample", time.Minute, "soak: time between samples of the hub's RSS, goroutines and open files")
 	fs.DurationVar(&c.Settle, "settle", 10*time.Second, "how long to wait for the last events after the last notify")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the bench users (default: delete them, and their pending messages, at the end)")
 	pos, err := parseFlags(fs, args, getenv, stderr)
@@ -207,6 +209,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err := c.Validate(); err != nil {
 		return usageError{err.Error()}
 	}
+	c.Log = stderr
 	res, err := bench.Run(ctx, c)
 	if err != nil {
 		return err

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"os"
 	"runtime"
 	"strconv"
+	"strings"
 
 	"rtchub/hub"
 	"rtchub/store"
@@ -46,6 +48,13 @@ func Metrics(st *store.Store, h *hub.Hub, version string) http.Handler {
 		put("rtchub_copies_over_budget_total", "counter", "Unacknowledged copies dropped, oldest first, by the hub-wide budget of pending state.", stats.OverBudget)
 		put("rtchub_pending_cost", "gauge", "Pending state in the budget's units (a copy, or 256 bytes of a payload).", stats.Cost)
 		put("rtchub_pending_budget", "gauge", "The hub-wide budget of pending state (0: none).", st.Budget())
+		put("go_goroutines", "gauge", "Goroutines that currently exist.", runtime.NumGoroutine())
+		if n, err := openFDs(); err == nil {
+			put("process_open_fds", "gauge", "Open file descriptors.", n)
+		}
+		if n, err := residentBytes(); err == nil {
+			put("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", n)
+		}
 		b.WriteString("# HELP rtchub_fsync_seconds Latency of log syncs.\n# TYPE rtchub_fsync_seconds histogram\n")
 		for i, le := range store.FsyncBuckets {
 			fmt.Fprintf(&b, "rtchub_fsync_seconds_bucket{le=\"%g\"} %d\n", le, sm.FsyncBucket[i].Load())
@@ -54,6 +63,32 @@ func Metrics(st *store.Store, h *hub.Hub, version string) http.Handler {
 		fmt.Fprintf(&b, "rtchub_fsync_seconds_bucket{le=\"+Inf\"} %d\n", n)
 		fmt.Fprintf(&b, "rtchub_fsync_seconds_sum %g\nrtchub_fsync_seconds_count %d\n", float64(sm.FsyncSumNano.Load())/1e9, n)
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 		w.Write(b.Bytes())
 	})
+}
+
+// openFDs counts the process's open files (Linux's /proc).
+func openFDs() (int, error) {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	return len(names) - 1, err // less the one reading the directory
+}
+
+// residentBytes is the process's RSS (Linux's /proc).
+func residentBytes() (int64, error) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("statm: %q", b)
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize()), err
 }

@@ -22,6 +22,7 @@ import (
 type ackRun struct {
 	queue   chan ackReq
 	sent    sync.Map // message id -> time the ack was sent
+	untimed bool     // the soak: no latency, no map that grows
 	mu      sync.Mutex
 	lat     []time.Duration
 	seen    atomic.Int64 // rtchub.ack events on the laptops
@@ -56,11 +57,11 @@ func messageID(line []byte) string {
 func openAckStreams(ctx context.Context, cfg Config, tokens []string, a *ackRun) ([]*reader, error) {
 	var readers []*reader
 	for i, tok := range tokens {
-		phone, err := openStream(ctx, cfg.SSE, tok, cfg.Notifies)
+		phone, err := openStream(ctx, cfg.SSE, tok, "", cfg.Notifies)
 		if err != nil {
 			return readers, fmt.Errorf("bench: open stream: %w", err)
 		}
-		laptop, err := openStream(ctx, cfg.SSE, tok, cfg.Notifies)
+		laptop, err := openStream(ctx, cfg.SSE, tok, "", cfg.Notifies)
 		if err != nil {
 			phone.conn.Close()
 			return readers, fmt.Errorf("bench: open stream: %w", err)
@@ -112,7 +113,9 @@ func (a *ackRun) ackers(ctx context.Context, cfg Config, n int) *sync.WaitGroup 
 				}
 				p.auth = "Bearer " + r.token
 				body = append(append(append(body[:0], `{"message_id":"`...), r.id...), `"}`...)
-				a.sent.Store(r.id, time.Now())
+				if !a.untimed {
+					a.sent.Store(r.id, time.Now())
+				}
 				if err := p.post("/ack", body); err != nil {
 					a.failed.Add(1)
 					a.errOnce.Do(func() { a.err = err.Error() })

@@ -72,3 +72,38 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// The soak: streams that acknowledge and reconnect with Last-Event-ID lose
+// nothing and get nothing twice, and the hub is sampled as it goes.
+func TestSoak(t *testing.T) {
+	apiURL, sseURL := startHub(t)
+	cfg := bench.Config{
+		API: apiURL, SSE: sseURL, ClientID: testkit.ClientID, ClientSecret: testkit.ClientSecret,
+		Scenario: "soak", Streams: 5, Rate: 50, Publishers: 2, Duration: 4 * time.Second, Sample: time.Second,
+		Settle: 5 * time.Second,
+	}
+	res, err := bench.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NotifyErrors != 0 || res.Lost != 0 || res.Duplicated != 0 || res.AckErrors != 0 {
+		t.Fatalf("notify errors %d, lost %d, duplicated %d, ack errors %d (%s)", res.NotifyErrors, res.Lost, res.Duplicated, res.AckErrors, res.FirstError)
+	}
+	// 200 notifies in 4 s, 4 of them to the group of 5.
+	if res.NotifyOK < 150 || res.Expected != int64(res.NotifyOK)+4*int64((res.NotifyOK+49)/50) || res.Delivered < res.Expected {
+		t.Fatalf("%d notifies, expected %d events, delivered %d", res.NotifyOK, res.Expected, res.Delivered)
+	}
+	if res.AcksSent < res.Expected/2 {
+		t.Errorf("%d acks sent for %d events", res.AcksSent, res.Expected)
+	}
+	if res.Reconnects < 2 {
+		t.Errorf("%d reconnects in a 4 s soak (one a second)", res.Reconnects)
+	}
+	if len(res.Samples) < 4 {
+		t.Fatalf("%d samples, want one a second and a last one", len(res.Samples))
+	}
+	last := res.Samples[len(res.Samples)-1]
+	if last.Goroutines <= 0 || last.FDs <= 0 || last.RSSKB <= 0 || last.LogBytes <= 0 || last.Notifies != int64(res.NotifyOK) {
+		t.Errorf("last sample %+v", last)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -22,8 +23,55 @@ import (
 type client struct {
 	api   string
 	host  string // host:port of api
-	token string
 	conns chan *poster
+
+	mu      sync.Mutex
+	token   string
+	renewed time.Time
+	id      string // credentials, to renew the token
+	secret  string
+}
+
+// bearer is the Authorization value of the current access token.
+func (c *client) bearer() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return "Bearer " + c.token
+}
+
+// renew gets a new access token when the one held is older than age: a
+// run longer than the token's lifetime (the soak) keeps going.
+func (c *client) renew(ctx context.Context, age time.Duration) error {
+	c.mu.Lock()
+	due := time.Since(c.renewed) > age
+	c.mu.Unlock()
+	if !due {
+		return nil
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	p := &poster{addr: c.host}
+	defer p.close()
+	b, _ := json.Marshal(map[string]string{"client_id": c.id, "client_secret": c.secret})
+	resp, err := p.do("POST", c.api+"/api/auth/token", b)
+	if err == nil {
+		err = json.Unmarshal(resp, &tok)
+	}
+	if err != nil {
+		return fmt.Errorf("bench: renew access token: %w", err)
+	}
+	c.mu.Lock()
+	c.token, c.renewed = tok.AccessToken, time.Now()
+	c.mu.Unlock()
+	return nil
+}
+
+// get returns the body of GET path.
+func (c *client) get(ctx context.Context, path string) ([]byte, error) {
+	p := &poster{addr: c.host, auth: c.bearer()}
+	defer p.close()
+	return p.do("GET", c.api+path, nil)
 }
 
 func newClient(ctx context.Context, cfg Config) (*client, error) {
@@ -31,14 +79,10 @@ func newClient(ctx context.Context, cfg Config) (*client, error) {
 	if err != nil || u.Host == "" || u.Scheme != "http" {
 		return nil, fmt.Errorf("bench: --api %q is not an http:// URL", cfg.API)
 	}
-	c := &client{api: strings.TrimRight(u.Path, "/"), host: u.Host, conns: make(chan *poster, 64)}
-	var tok struct {
-		AccessToken string `json:"access_token"`
+	c := &client{api: strings.TrimRight(u.Path, "/"), host: u.Host, conns: make(chan *poster, 64), id: cfg.ClientID, secret: cfg.ClientSecret}
+	if err := c.renew(ctx, -1); err != nil {
+		return nil, fmt.Errorf("%w (set RTCHUB_CLIENT_ID and RTCHUB_CLIENT_SECRET)", err)
 	}
-	if err := c.call(ctx, "POST", "/api/auth/token", map[string]string{"client_id": cfg.ClientID, "client_secret": cfg.ClientSecret}, &tok); err != nil {
-		return nil, fmt.Errorf("bench: get access token (set RTCHUB_CLIENT_ID and RTCHUB_CLIENT_SECRET): %w", err)
-	}
-	c.token = tok.AccessToken
 	return c, nil
 }
 
@@ -56,9 +100,7 @@ func (c *client) call(ctx context.Context, method, path string, body, out any) e
 	default:
 		p = &poster{addr: c.host}
 	}
-	if c.token != "" {
-		p.auth = "Bearer " + c.token
-	}
+	p.auth = c.bearer()
 	resp, err := p.do(method, c.api+path, b)
 	select {
 	case c.conns <- p:

@@ -11,6 +11,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"time"
 )
@@ -20,7 +21,7 @@ type Config struct {
 	API, SSE     string // base URLs
 	ClientID     string
 	ClientSecret string
-	Scenario     string        // broadcast, unicast, ack or idle
+	Scenario     string        // broadcast, unicast, ack, idle or soak
 	Streams      int           // streams to open (each its own user)
 	Notifies     int           // notifies to send
 	Rate         float64       // notifies per second in all; 0 = as fast as Publishers go
@@ -31,6 +32,11 @@ type Config struct {
 	Timeout      time.Duration // cap on the whole run
 	Settle       time.Duration // wait for stragglers after the last notify
 	Keep         bool          // keep the bench users instead of deleting them
+	Duration     time.Duration // soak: how long it runs
+	Sample       time.Duration // soak: time between samples of the hub
+	Log          io.Writer     // soak: a line per sample; nil for none
+
+	onNotify func() // called for each notify answered 2xx
 }
 
 // Result is the JSON line a run reports.
@@ -68,15 +74,21 @@ type Result struct {
 	AckLatP50 float64 `json:"ack_ms_p50,omitempty"`
 	AckLatP99 float64 `json:"ack_ms_p99,omitempty"`
 	AckLatMax float64 `json:"ack_ms_max,omitempty"`
+
+	// The soak scenario.
+	AcksDropped int64    `json:"acks_dropped,omitempty"` // not sent: the ackers' queue was full
+	Reconnects  int64    `json:"reconnects,omitempty"`
+	Resets      int64    `json:"resets,omitempty"`
+	Samples     []Sample `json:"samples,omitempty"`
 }
 
 // Validate reports what is wrong with cfg, naming the flag of `rtchub
 // bench` that sets it.
 func (cfg Config) Validate() error {
 	switch cfg.Scenario {
-	case "broadcast", "unicast", "ack", "idle":
+	case "broadcast", "unicast", "ack", "idle", "soak":
 	default:
-		return fmt.Errorf("--scenario %q: want broadcast, unicast, ack or idle", cfg.Scenario)
+		return fmt.Errorf("--scenario %q: want broadcast, unicast, ack, idle or soak", cfg.Scenario)
 	}
 	for _, u := range []struct{ flag, v string }{{"--api", cfg.API}, {"--sse", cfg.SSE}} {
 		if p, err := url.Parse(u.v); err != nil || p.Scheme != "http" || p.Host == "" {
@@ -86,7 +98,7 @@ func (cfg Config) Validate() error {
 	switch {
 	case cfg.Streams < 1:
 		return errors.New("--streams must be at least 1")
-	case cfg.Scenario != "idle" && cfg.Notifies < 1:
+	case cfg.Scenario != "idle" && cfg.Scenario != "soak" && cfg.Notifies < 1:
 		return errors.New("--notifies must be at least 1")
 	case cfg.Publishers < 1:
 		return errors.New("--publishers must be at least 1")
@@ -96,8 +108,12 @@ func (cfg Config) Validate() error {
 		return errors.New("--stalled must be 0 or more")
 	case cfg.Scenario == "ack" && cfg.Stalled > 0:
 		return errors.New("--stalled does not go with --scenario ack")
-	case cfg.Hold <= 0, cfg.Timeout <= 0, cfg.Settle <= 0:
-		return errors.New("--hold, --timeout and --settle must be longer than 0")
+	case cfg.Scenario == "soak" && cfg.Stalled > 0:
+		return errors.New("--stalled does not go with --scenario soak")
+	case cfg.Scenario == "soak" && (cfg.Duration <= 0 || cfg.Sample <= 0):
+		return errors.New("--duration and --sample must be longer than 0")
+	case cfg.Hold <= 0, cfg.Timeout < 0, cfg.Settle <= 0:
+		return errors.New("--hold and --settle must be longer than 0, --timeout 0 (the default) or more")
 	}
 	return nil
 }

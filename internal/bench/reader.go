@@ -16,9 +16,10 @@ import (
 )
 
 type reader struct {
-	conn  net.Conn
-	br    *bufio.Reader
-	ready chan struct{}
+	conn      net.Conn
+	br        *bufio.Reader
+	ready     chan struct{}
+	readyOnce sync.Once
 
 	mu        sync.Mutex
 	seen      []uint64 // bitset of message numbers
@@ -27,6 +28,7 @@ type reader struct {
 	lat       []time.Duration
 	last      time.Time
 	eof       bool
+	lastID    []byte // the last id: field, for Last-Event-ID
 
 	// onData, if set, sees each data line with its event's name (the
 	// ack scenario).
@@ -34,6 +36,12 @@ type reader struct {
 }
 
 func dialStream(ctx context.Context, base, token string) (net.Conn, error) {
+	return dialStreamFrom(ctx, base, token, "")
+}
+
+// dialStreamFrom sends a stream request, with Last-Event-ID when lastID
+// is set.
+func dialStreamFrom(ctx context.Context, base, token, lastID string) (net.Conn, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
@@ -43,44 +51,82 @@ func dialStream(ctx context.Context, base, token string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(conn, "GET %s/sse?token=%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", strings.TrimRight(u.Path, "/"), url.QueryEscape(token), u.Host)
+	resume := ""
+	if lastID != "" {
+		resume = "Last-Event-ID: " + lastID + "\r\n"
+	}
+	fmt.Fprintf(conn, "GET %s/sse?token=%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n%s\r\n", strings.TrimRight(u.Path, "/"), url.QueryEscape(token), u.Host, resume)
 	return conn, nil
 }
 
-func openStream(ctx context.Context, base, token string, notifies int) (*reader, error) {
-	conn, err := dialStream(ctx, base, token)
+func openStream(ctx context.Context, base, token, lastID string, notifies int) (*reader, error) {
+	conn, br, err := dialReady(ctx, base, token, lastID)
 	if err != nil {
 		return nil, err
+	}
+	return &reader{conn: conn, br: br, ready: make(chan struct{}), seen: make([]uint64, (notifies+63)/64)}, nil
+}
+
+// dialReady opens a stream and reads its response head.
+func dialReady(ctx context.Context, base, token, lastID string) (net.Conn, *bufio.Reader, error) {
+	conn, err := dialStreamFrom(ctx, base, token, lastID)
+	if err != nil {
+		return nil, nil, err
 	}
 	br := bufio.NewReaderSize(conn, 4096)
 	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
 	status, err := br.ReadString('\n')
 	if err != nil || !strings.Contains(status, " 200 ") {
 		conn.Close()
-		return nil, fmt.Errorf("stream refused: %q %v", strings.TrimSpace(status), err)
+		return nil, nil, fmt.Errorf("stream refused: %q %v", strings.TrimSpace(status), err)
 	}
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
 			conn.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		if line == "\r\n" {
 			break
 		}
 	}
 	conn.SetReadDeadline(time.Time{})
-	return &reader{conn: conn, br: br, ready: make(chan struct{}), seen: make([]uint64, (notifies+63)/64)}, nil
+	return conn, br, nil
+}
+
+// drop closes the reader's connection: its loop ends as if the hub had
+// closed it.
+func (r *reader) drop() {
+	r.mu.Lock()
+	r.conn.Close()
+	r.mu.Unlock()
+}
+
+// reopen gives the reader a new connection for its next loop.
+func (r *reader) reopen(conn net.Conn, br *bufio.Reader) {
+	r.mu.Lock()
+	r.conn, r.br, r.eof = conn, br, false
+	r.mu.Unlock()
+}
+
+// lastEventID is the last id: the stream had.
+func (r *reader) lastEventID() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return string(r.lastID)
 }
 
 var msgKey = []byte(`"message":{"n":`)
 
 func (r *reader) loop() {
-	readyOnce := sync.OnceFunc(func() { close(r.ready) })
+	readyOnce := func() { r.readyOnce.Do(func() { close(r.ready) }) }
 	defer readyOnce()
+	r.mu.Lock()
+	br := r.br
+	r.mu.Unlock()
 	var event []byte
 	for {
-		line, err := r.br.ReadSlice('\n')
+		line, err := br.ReadSlice('\n')
 		if err != nil {
 			r.mu.Lock()
 			r.eof = true
@@ -89,6 +135,12 @@ func (r *reader) loop() {
 		}
 		if bytes.HasPrefix(line, []byte("retry:")) {
 			readyOnce()
+			continue
+		}
+		if id, ok := bytes.CutPrefix(line, []byte("id: ")); ok {
+			r.mu.Lock()
+			r.lastID = append(r.lastID[:0], bytes.TrimRight(id, "\r\n")...)
+			r.mu.Unlock()
 			continue
 		}
 		if ev, ok := bytes.CutPrefix(line, []byte("event: ")); ok {
@@ -145,7 +197,7 @@ func parseInt(b []byte) (int64, []byte) {
 func closeAll(rs []*reader) {
 	for _, r := range rs {
 		if r != nil {
-			r.conn.Close()
+			r.drop()
 		}
 	}
 }

@@ -5,6 +5,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -17,8 +18,20 @@ const Built = true
 
 // Run performs one bench run.
 func Run(ctx context.Context, cfg Config) (Result, error) {
+	if cfg.Scenario == "soak" && cfg.Rate == 0 {
+		cfg.Rate = 50
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Minute
+		if cfg.Scenario == "soak" {
+			cfg.Timeout += cfg.Duration
+		}
+	}
+	if cfg.Sample <= 0 {
+		cfg.Sample = time.Minute
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
 	}
 	if cfg.Settle <= 0 {
 		cfg.Settle = 10 * time.Second
@@ -51,6 +64,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	res.RSSBaseKB = rssKB(cfg.PID)
+	if cfg.Scenario == "soak" {
+		err := runSoak(ctx, cfg, c, f, &res, cfg.Log)
+		res.RSSStreamsKB = rssKB(cfg.PID)
+		perStream(&res, len(f.users))
+		return res, err
+	}
 
 	var readers []*reader
 	var stalled []net.Conn
@@ -114,7 +133,7 @@ func setUp(ctx context.Context, c *client, cfg Config) (*fixture, error) {
 	for i := range f.users {
 		f.users[i] = fmt.Sprintf("bench-%s-%d", run, i)
 	}
-	if cfg.Scenario == "broadcast" {
+	if cfg.Scenario == "broadcast" || cfg.Scenario == "soak" {
 		f.group = "bench-" + run
 		if err := c.call(ctx, "POST", "/api/group", map[string]any{"id": f.group}, nil); err != nil {
 			return nil, err
@@ -161,7 +180,7 @@ func openStreams(ctx context.Context, cfg Config, tokens []string, res *Result) 
 	readers := make([]*reader, cfg.Streams)
 	var refused atomic.Int64
 	err := parallel(ctx, 64, cfg.Streams, func(i int) error {
-		r, err := openStream(ctx, cfg.SSE, tokens[i], cfg.Notifies)
+		r, err := openStream(ctx, cfg.SSE, tokens[i], "", cfg.Notifies)
 		if err != nil {
 			refused.Add(1)
 			return err
@@ -224,7 +243,7 @@ func publish(ctx context.Context, cfg Config, c *client, f *fixture) published {
 			// Each publisher keeps one connection and writes its requests
 			// by hand: the load tool shares the cores with the hub, so it
 			// should spend as little of them as it can.
-			pc := &poster{addr: c.host, auth: "Bearer " + c.token}
+			pc := &poster{addr: c.host}
 			defer pc.close()
 			var body []byte
 			for {
@@ -239,6 +258,7 @@ func publish(ctx context.Context, cfg Config, c *client, f *fixture) published {
 					}
 				}
 				body = notifyBody(body[:0], n, f, cfg.Scenario)
+				pc.auth = c.bearer()
 				t0 := time.Now()
 				err := pc.post("/api/message/notify", body)
 				lat[w] = append(lat[w], time.Since(t0))
@@ -248,8 +268,11 @@ func publish(ctx context.Context, cfg Config, c *client, f *fixture) published {
 					continue
 				}
 				ok.Add(1)
+				if cfg.onNotify != nil {
+					cfg.onNotify()
+				}
 				switch {
-				case cfg.Scenario == "broadcast":
+				case cfg.Scenario == "broadcast", cfg.Scenario == "soak" && n%soakBroadcast == 0:
 					expected.Add(int64(cfg.Streams))
 				case cfg.Scenario == "ack":
 					expected.Add(2) // the phone's and the laptop's
@@ -271,14 +294,14 @@ func publish(ctx context.Context, cfg Config, c *client, f *fixture) published {
 	return p
 }
 
-// notifyBody appends notify n's body: to the group (broadcast), or to one
-// user, round robin (unicast).
+// notifyBody appends notify n's body: to the group (broadcast, and one in
+// soakBroadcast of the soak's), or to one user, round robin.
 func notifyBody(b []byte, n int, f *fixture, scenario string) []byte {
 	b = append(b, `{"message":{"n":`...)
 	b = strconv.AppendInt(b, int64(n), 10)
 	b = append(b, `,"t":`...)
 	b = strconv.AppendInt(b, time.Now().UnixNano(), 10)
-	if scenario == "broadcast" {
+	if scenario == "broadcast" || scenario == "soak" && n%soakBroadcast == 0 {
 		b = append(b, `},"groups":["`...)
 		b = append(b, f.group...)
 	} else {
