@@ -7,7 +7,8 @@
 # Usage: bash scripts/floor-compare.sh [RUNS] [HUB_BINARY...]
 #   RUNS defaults to 3; without binaries the hub is built from this tree.
 #   TOOLS (default ../shared/tools) holds baseline/ and ssebench/.
-#   MODES (default "broadcast unicast") picks scenarios.
+#   MODES (default "broadcast unicast") picks scenarios; HUB_FLAGS are
+#   added to every hub's serve flags (e.g. --fsync never).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -43,7 +44,7 @@ for r in $(seq "$runs"); do
     for h in "${hubs[@]}"; do
       i=$((i + 1))
       rm -rf "$work/data"
-      "$h" serve --data-dir "$work/data" --api-addr 127.0.0.1:28094 --sse-addr 127.0.0.1:28095 --max-streams 30000 --max-pending -1 2>"$work/hub.log" & p=$!; pids+=("$p")
+      "$h" serve --data-dir "$work/data" --api-addr 127.0.0.1:28094 --sse-addr 127.0.0.1:28095 --max-streams 30000 --max-pending -1 ${HUB_FLAGS:-} 2>"$work/hub.log" & p=$!; pids+=("$p")
       wait_up http://127.0.0.1:28094/healthz
       echo "$m hub$i $("$work/ssebench" $(args "$m") -target hub -api http://127.0.0.1:28094 -sse http://127.0.0.1:28095 -pid $p -client-id bench -client-secret bench-secret-0123456789 2>/dev/null)" >>"$work/results"
       kill "$p"; wait "$p" 2>/dev/null || true

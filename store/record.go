@@ -135,6 +135,11 @@ func appendMsgBody(dst []byte, r *record) ([]byte, bool) {
 	if len(r.Message) > 0 && !json.Valid(r.Message) {
 		return nil, false // encoding/json says what is wrong
 	}
+	size := 64 + len(r.ID) + len(r.Event) + len(r.Key) + len(r.Message)
+	for _, u := range r.Users {
+		size += len(u) + 3
+	}
+	dst = slices.Grow(dst, size)
 	ok := true
 	str := func(key, v string) {
 		if v == "" {
