@@ -145,6 +145,15 @@ func (s *Store) Healthy() error {
 		if s.broken != nil {
 			return s.broken
 		}
+		if s.full != nil && freeBytes(s.opts.Dir) >= minFree {
+			// Space is back: the next write will go through (and clear
+			// s.full), so a health check need not wait for one.
+			return nil
+		}
 		return s.full
 	})
 }
+
+// minFree is the free space that makes a full disk healthy again to
+// Healthy: room for a large batch.
+const minFree = 4 << 20

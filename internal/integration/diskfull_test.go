@@ -252,3 +252,26 @@ func TestFailedSyncStopsTheHub(t *testing.T) {
 		t.Errorf("after the restart: %+v, want %s first", inbox, kept.ID)
 	}
 }
+
+// TestHealthzHealsWithoutAWrite: once space is back, /healthz says so
+// before any write has gone through: a monitor that stops the traffic
+// while the disk is full does not see a hub that stays unhealthy.
+func TestHealthzHealsWithoutAWrite(t *testing.T) {
+	t.Parallel()
+	mnt := mountTmpfs(t, "8m")
+	h := testkit.StartHub(t, filepath.Join(mnt, "data"))
+	h.PutUser(t, "ann")
+	filler := fill(mnt)
+	pad := strings.Repeat("x", 4096)
+	if r := h.Call(t, "POST", "/api/message/notify", map[string]any{"users": []string{"ann"}, "message": pad}); r.Status != 507 {
+		t.Fatalf("notify on a full disk: %v, want 507", r)
+	}
+	if r := testkit.Request(t, "GET", h.API+"/healthz", nil, nil); r.Status != 503 || !strings.Contains(string(r.Body), "disk full") {
+		t.Fatalf("healthz on a full disk: %v, want 503 naming the disk", r)
+	}
+	os.Remove(filler)
+	testkit.Eventually(t, "healthz 200 after freeing space, with no write", func() bool {
+		return testkit.Request(t, "GET", h.API+"/healthz", nil, nil).Status == 200
+	})
+	h.Must(t, 202, "POST", "/api/message/notify", map[string]any{"users": []string{"ann"}, "message": pad}, nil)
+}
