@@ -66,6 +66,7 @@ func orDefault[T int | time.Duration](v *T, def T) {
 var (
 	ErrTooManyStreams = errors.New("too many open streams")
 	ErrUserStreams    = errors.New("too many open streams for this user")
+	ErrAppStreams     = errors.New("too many open application event streams")
 	ErrClosed         = errors.New("hub is shutting down")
 )
 
@@ -167,7 +168,8 @@ func (h *Hub) attach(s *Stream) (_ *Stream, first bool, _ error) {
 	s.h = h
 	if s.app {
 		if len(h.apps) >= h.opts.MaxPerUser {
-			return nil, false, ErrUserStreams
+			// The applications share the per-user limit, as one more user.
+			return nil, false, ErrAppStreams
 		}
 		h.apps = append(h.apps, s)
 		h.nApps.Add(1)

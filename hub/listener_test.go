@@ -129,6 +129,14 @@ func TestApps(t *testing.T) {
 	if _, err := h.AttachApp("d"); err != hub.ErrTooManyStreams {
 		t.Errorf("a fourth stream: %v, want ErrTooManyStreams", err)
 	}
+	// Applications together have the per-user limit, and are told so.
+	h2 := newHub(t, hub.Options{MaxPerUser: 1})
+	if _, err := h2.AttachApp("a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h2.AttachApp("b"); err != hub.ErrAppStreams {
+		t.Errorf("a second application stream over MaxPerUser 1: %v, want ErrAppStreams", err)
+	}
 }
 
 // TestOnlineNoticesAClosedPeer: a client that closed its connection is not
