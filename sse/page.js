@@ -139,7 +139,7 @@ function onMessage(e) {
 }
 
 const REASONS = {
-  acknowledged: 'Acknowledged on another device or by the app',
+  acknowledged: 'Acknowledged elsewhere', // another device, tab, or the app
   recalled: 'Recalled by the app',
   replaced: 'Replaced by a newer message',
   gone: 'No longer pending (changed while this device was away)',
