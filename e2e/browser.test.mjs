@@ -224,6 +224,43 @@ test('eight tabs share one stream: delivery, ack in one removes in all, holder t
   t.diagnostic(`rtchub.js: ${size} bytes`);
 });
 
+test('a hidden, throttled holder (emulated) keeps the stream: the others ask before they take over', async (t) => {
+  // Chromium here runs no timer throttling; the holder tab's page is made
+  // to look hidden and its intervals to run once a minute, as Chrome's
+  // intensive throttling does to a tab hidden for minutes.
+  const hub = new Hub();
+  t.after(() => hub.cleanup());
+  await hub.start();
+  const user = 'hidden-' + rand();
+  await hub.expect(201, 'POST', '/api/user', { body: { id: user } });
+  const app = await appServer(hub);
+  t.after(() => app.close());
+  const browser = await launch();
+  t.after(() => browser.close());
+  const context = await newContext(browser);
+  const throttled = await context.newPage();
+  await throttled.addInitScript(() => {
+    Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
+    const si = window.setInterval;
+    window.setInterval = (f, ms, ...a) => si(f, Math.max(ms, 60000), ...a);
+  });
+  await throttled.goto(`${app.origin}/?user=${user}`);
+  const pages = [throttled];
+  await allOpen(pages);
+  for (let i = 0; i < 3; i++) {
+    const p = await context.newPage();
+    await p.goto(`${app.origin}/?user=${user}`);
+    pages.push(p);
+  }
+  await allOpen(pages);
+  await sleep(9000); // the followers' patience for a hidden holder (6 s) runs out at least once
+  assert.deepEqual(await evalAll(pages, () => inbox.role), ['holder', 'follower', 'follower', 'follower'], 'the throttled tab still holds');
+  assert.equal(await online(hub, user), 1);
+  const m = await hub.notify({ users: [user], message: { text: 'to a throttled holder' } });
+  await assertShows(pages, [m.id], 'delivered through the throttled holder');
+  assert.deepEqual(context.problems, []);
+});
+
 test('token renewal: an expired token is renewed with getToken, on the stream and on ack', async (t) => {
   const hub = new Hub();
   t.after(() => hub.cleanup());
