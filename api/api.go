@@ -111,6 +111,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Events != nil {
 		mux.Handle("GET /api/events", s.authedOrQuery(queryChecked(cfg.Events.ServeHTTP, []string{"token", "events*", "user*", "last_event_id"})))
 	}
+	mux.Handle("GET /api/openapi.json", queryChecked(serveOpenAPI, nil))
 	mux.Handle("GET /healthz", httpx.Health(cfg.Store, true))
 	if cfg.Metrics != nil {
 		mux.Handle("GET /metrics", cfg.Metrics)

@@ -176,8 +176,11 @@ test('raw SSE protocol: retry first, pending replay, Last-Event-ID, /ack', async
   t.after(() => s3.close());
   await s3.until((_, blocks) => blocks.length >= 1, { what: 'retry line' });
   const c = await hub.notify({ users: [user.id], message: { n: 'c' } });
-  await s3.until((ev) => ev.length >= 1, { what: 'live message c' });
-  assert.deepEqual(s3.events().map((e) => JSON.parse(e.data).id), [c.id], 'Last-Event-ID skipped b; live c arrives');
+  await s3.until((ev) => ev.some((e) => e.event === 'message'), { what: 'live message c' });
+  // a (seq <= Last-Event-ID) was acknowledged after b: the device is told
+  // (rtchub.ack); b is skipped; live c arrives.
+  assert.deepEqual(s3.events().map((e) => [e.event, JSON.parse(e.data).id]), [['rtchub.ack', a.id], ['message', c.id]],
+    'Last-Event-ID skipped b; the ack of a is told; live c arrives');
   await s3.close();
 
   // The API's acknowledge endpoint.

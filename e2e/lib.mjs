@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { checkResponse, checkEvent, listeners } from './openapi.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -52,7 +53,8 @@ export async function waitFor(fn, { timeout = 15000, interval = 100, what = 'con
  * can be called again after `stop()` and reuses the same ports and data dir.
  */
 export class Hub {
-  constructor({ apiPort, ssePort, dataDir, clientId, clientSecret } = {}) {
+  constructor({ apiPort, ssePort, dataDir, clientId, clientSecret, args = [] } = {}) {
+    this.args = args; // more flags for `rtchub serve`
     this.apiPort = apiPort;
     this.ssePort = ssePort;
     this.dataDir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'rtchub-e2e-'));
@@ -70,6 +72,8 @@ export class Hub {
     if (this.proc) throw new Error('hub already running');
     if (!this.apiPort) this.apiPort = await freePort();
     if (!this.ssePort) this.ssePort = await freePort();
+    listeners.set(this.apiPort, 'api');
+    listeners.set(this.ssePort, 'sse');
     if (!fs.existsSync(HUB_BIN)) throw new Error(`hub binary not found at ${HUB_BIN} (run e2e/run.sh, or set RTCHUB_BIN)`);
     this.runs++;
     this.log += `--- run ${this.runs}: ${HUB_BIN} serve (api ${this.apiPort}, sse ${this.ssePort}, data ${this.dataDir})\n`;
@@ -78,6 +82,7 @@ export class Hub {
       '--api-addr', `127.0.0.1:${this.apiPort}`,
       '--sse-addr', `127.0.0.1:${this.ssePort}`,
       '--data-dir', this.dataDir,
+      ...this.args,
     ], {
       env: { ...process.env, RTCHUB_CLIENT_ID: this.clientId, RTCHUB_CLIENT_SECRET: this.clientSecret },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -143,6 +148,10 @@ export class Hub {
 
   // ---- HTTP API ----
 
+  /**
+   * One request; the answer is checked against api/openapi.json (route,
+   * status, media type, body schema): a mismatch throws.
+   */
   async request(method, urlPath, { body, token, base = this.apiBase, headers = {} } = {}) {
     const h = { ...headers };
     if (body !== undefined) h['Content-Type'] = 'application/json';
@@ -153,6 +162,7 @@ export class Hub {
     const text = await res.text();
     let json = null;
     try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+    checkResponse({ method, url: base + urlPath, status: res.status, contentType: res.headers.get('content-type'), text });
     return { status: res.status, headers: res.headers, text, json };
   }
 
@@ -198,6 +208,11 @@ export class Hub {
 export async function openRawSSE(url, { headers = {} } = {}) {
   const ctl = new AbortController();
   const res = await fetch(url, { headers, signal: ctl.signal });
+  const ct = res.headers.get('content-type');
+  // The answer and every event's data are checked against api/openapi.json.
+  const errText = res.status === 200 ? null : await res.text();
+  checkResponse({ method: 'GET', url, status: res.status, contentType: ct, text: errText });
+  const violations = [];
   const blocks = []; // each: {fields: [[name, value]...], comment: bool, raw}
   let waiters = [];
   let buf = '';
@@ -221,6 +236,12 @@ export async function openRawSSE(url, { headers = {} } = {}) {
             else fields.push([line.slice(0, c), line.slice(c + 1).replace(/^ /, '')]);
           }
           blocks.push({ raw, fields });
+          if (fields.some(([n]) => n === 'data')) {
+            const get = (n) => fields.filter(([k]) => k === n).map(([, v]) => v);
+            try {
+              checkEvent(url, { event: get('event').at(-1) || 'message', data: get('data').join('\n'), id: get('id').at(-1) });
+            } catch (err) { violations.push(err); }
+          }
           waiters.forEach((w) => w());
         }
       }
@@ -228,7 +249,11 @@ export async function openRawSSE(url, { headers = {} } = {}) {
     ended = true;
     waiters.forEach((w) => w());
   })();
-  const events = () => blocks
+  const events = () => {
+    if (violations.length) throw violations[0];
+    return parsedEvents();
+  };
+  const parsedEvents = () => blocks
     .filter((b) => b.fields.some(([n]) => n === 'data'))
     .map((b) => {
       const get = (n) => b.fields.filter(([k]) => k === n).map(([, v]) => v);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end interop tests: builds the hub, then runs the node:test files in
 # e2e/ against it (npm eventsource v2 + current major, Debian's Chromium, and
-# Prometheus' promtool on /metrics, found or fetched by scripts/promtool.sh).
+# Prometheus' promtool on /metrics, found or fetched by scripts/promtool.sh), and
+# holds every answer to api/openapi.json (openapi.mjs).
 # Usage: bash e2e/run.sh [test files...]   (default: all e2e/*.test.mjs)
 # RTCHUB_BIN=/path/to/binary skips the build and tests that binary instead.
 set -euo pipefail
@@ -41,6 +42,6 @@ fi
 
 cd e2e
 if [ "$#" -eq 0 ]; then
-  set -- eventsource.test.mjs browser.test.mjs metrics.test.mjs
+  set -- client.test.mjs openapi.test.mjs eventsource.test.mjs browser.test.mjs metrics.test.mjs
 fi
 exec node --test --test-concurrency=1 --test-reporter=spec "$@"

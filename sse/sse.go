@@ -1,5 +1,6 @@
 // Package sse serves the event streams browsers and devices read
-// (GET /sse), their acknowledgements (POST /ack), and a small live page.
+// (GET /sse), their acknowledgements (POST /ack), the browser client
+// (GET /rtchub.js) and the live page built on it (GET /).
 package sse
 
 import (
@@ -75,6 +76,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("OPTIONS /sse", s.preflight)
 	mux.HandleFunc("OPTIONS /ack", s.preflight)
 	mux.HandleFunc("GET /{$}", s.page)
+	mux.HandleFunc("GET /rtchub.js", asset(clientJS, "text/javascript; charset=utf-8", true))
+	mux.HandleFunc("GET /page.js", asset(pageJS, "text/javascript; charset=utf-8", false))
+	mux.HandleFunc("GET /page.css", asset(pageCSS, "text/css; charset=utf-8", false))
 	mux.Handle("GET /healthz", httpx.Health(s.cfg.Store, false))
 	// CORS headers go on every answer, before the mux: a browser reads an
 	// error body (the mux's own 404 and 405 included) only if they are on
