@@ -10,12 +10,16 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
 
-if [ ! -d e2e/node_modules ]; then
+# Installed again whenever package-lock.json changed since the last install
+# (a checkout that moved on keeps its node_modules).
+lock_sum=$(sha256sum e2e/package-lock.json 2>/dev/null | cut -d' ' -f1 || true)
+if [ ! -d e2e/node_modules ] || [ "$(cat e2e/node_modules/.rtchub-lock 2>/dev/null)" != "$lock_sum" ]; then
   if [ -f e2e/package-lock.json ]; then
     (cd e2e && npm ci --no-audit --no-fund)
   else
     (cd e2e && npm install --no-audit --no-fund)
   fi
+  echo "$lock_sum" >e2e/node_modules/.rtchub-lock
 fi
 
 if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
