@@ -10,7 +10,11 @@ import (
 // of both listeners, served at GET /api/openapi.json. The tests hold the
 // hub to it (openapi_test.go here; e2e validates every answer against it).
 //
-//go:embed openapi.json
+// The binary carries openapi.min.json, the same document compacted
+// (TestOpenAPIMinIsCurrent keeps it so): the indentation alone would cost
+// the arm64 release binary its size budget.
+//
+//go:embed openapi.min.json
 var OpenAPI []byte
 
 func serveOpenAPI(w http.ResponseWriter, r *http.Request) {

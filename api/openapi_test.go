@@ -3,9 +3,11 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -211,5 +213,29 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Errorf("unknown query parameter: %d, want 400", r.Status)
 	} else {
 		errorMsg(t, r)
+	}
+}
+
+var updateMin = flag.Bool("update", false, "rewrite api/openapi.min.json from api/openapi.json")
+
+// The embedded openapi.min.json is openapi.json compacted: edit the
+// readable one, then `go test ./api -run TestOpenAPIMinIsCurrent -update`.
+func TestOpenAPIMinIsCurrent(t *testing.T) {
+	src, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var min bytes.Buffer
+	if err := json.Compact(&min, src); err != nil {
+		t.Fatalf("api/openapi.json: %v", err)
+	}
+	if *updateMin {
+		if err := os.WriteFile("openapi.min.json", min.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !bytes.Equal(api.OpenAPI, min.Bytes()) {
+		t.Fatal("api/openapi.min.json is not api/openapi.json compacted: run go test ./api -run TestOpenAPIMinIsCurrent -update")
 	}
 }

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"archive/tar"
 	"fmt"
 	"io"
 	"os"
@@ -32,21 +31,21 @@ func writeBackup(w io.Writer, dir string, log *os.File, end int64, seq uint64) e
 		return err
 	}
 	mark := appendBatchLine(nil, seq+SeqGap, 1, body)
-	tw := tar.NewWriter(w)
+	tw := &tarWriter{w: w}
 	now := time.Now()
 	for _, name := range []string{KeyName} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			return fmt.Errorf("store: backup %s: %w", name, err)
 		}
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(b)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+		if err := tw.header(name, 0o600, int64(len(b)), now); err != nil {
 			return err
 		}
 		if _, err := tw.Write(b); err != nil {
 			return err
 		}
 	}
-	if err := tw.WriteHeader(&tar.Header{Name: LogName, Mode: 0o600, Size: end + int64(len(mark)), ModTime: now, Typeflag: tar.TypeReg}); err != nil {
+	if err := tw.header(LogName, 0o600, end+int64(len(mark)), now); err != nil {
 		return err
 	}
 	if _, err := copyRange(tw, log, 0, end); err != nil {

@@ -117,3 +117,15 @@ func (cfg Config) Validate() error {
 	}
 	return nil
 }
+
+// A Sample is the hub as the soak saw it at one moment.
+type Sample struct {
+	At         float64 `json:"t_s"`
+	RSSKB      int64   `json:"rss_kb"`
+	Goroutines int64   `json:"goroutines"`
+	FDs        int64   `json:"open_fds"`
+	Streams    int64   `json:"streams_open"`
+	Pending    int64   `json:"pending_copies"`
+	LogBytes   int64   `json:"log_bytes"`
+	Notifies   int64   `json:"notifies_ok"`
+}
