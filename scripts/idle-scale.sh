@@ -9,12 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(1000 5000 10000 19000)
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-go build -trimpath -o "$work/rtchub" .
-ulimit -n "$(ulimit -Hn)"
-export RTCHUB_CLIENT_ID=bench RTCHUB_CLIENT_SECRET=bench-secret-for-loopback
+. scripts/lib.sh
+bench_setup bench
 api=127.0.0.1:24701 sse=127.0.0.1:24700
 slab() { awk '/^Slab:/{print $2}' /proc/meminfo; }
 tcpmem() { awk '/^TCP:/{for(i=1;i<NF;i++) if($i=="mem") print $(i+1)}' /proc/net/sockstat; }

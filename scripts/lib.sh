@@ -68,6 +68,21 @@ stop_server() {
   return 0
 }
 
+# bench_setup CLIENT: the start of the scripts that measure a hub built
+# from this tree (soak.sh, idle-scale.sh). Makes work, a temporary
+# directory holding the binary ($work/rtchub), removed at exit together
+# with the hub whose pid the script keeps in pid; raises the open-files
+# limit to the hard one, as every stream is a file; and exports the
+# application client CLIENT, which the hub creates and the bench uses.
+bench_setup() {
+  work=$(mktemp -d)
+  pid=
+  trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+  go build -trimpath -o "$work/rtchub" .
+  ulimit -n "$(ulimit -Hn)"
+  export RTCHUB_CLIENT_ID=$1 RTCHUB_CLIENT_SECRET=$1-secret-for-loopback
+}
+
 # Drop RTCHUB_* settings inherited from the caller's environment.
 unset_rtchub_env() {
   local v

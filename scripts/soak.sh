@@ -9,12 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${DURATION:-2m} sample=${SAMPLE:-1m} streams=${STREAMS:-1000} rate=${RATE:-50}
-work=$(mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
-go build -trimpath -o "$work/rtchub" .
-ulimit -n "$(ulimit -Hn)"
-export RTCHUB_CLIENT_ID=soak RTCHUB_CLIENT_SECRET=soak-secret-for-loopback
+. scripts/lib.sh
+bench_setup soak
 api=127.0.0.1:24601 sse=127.0.0.1:24600
 "$work/rtchub" serve --data-dir "$work/data" --api-addr $api --sse-addr $sse 2>"$work/hub.log" &
 pid=$!
