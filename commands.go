@@ -20,16 +20,22 @@ import (
 // The operator's commands: each parses its flags and prints what
 // internal/admin (or store.Verify, or internal/bench) did.
 
+// parseDataDirFlag parses args for the command name, whose one flag is
+// --data-dir: the directory, and the positional arguments.
+func parseDataDirFlag(name string, args []string, getenv func(string) string, stderr io.Writer) (dir string, pos []string, err error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	dataDirFlag(fs, &dir)
+	pos, err = parseFlags(fs, args, getenv, stderr)
+	return dir, pos, err
+}
+
 func clientCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	const use = "usage: rtchub client add NAME | list | remove ID  [--data-dir DIR]"
 	if len(args) == 0 {
 		return usageError{use}
 	}
-	var dir string
-	fs := flag.NewFlagSet("rtchub client", flag.ContinueOnError)
-	dataDirFlag(fs, &dir)
 	sub := args[0]
-	pos, err := parseFlags(fs, args[1:], getenv, stderr)
+	dir, pos, err := parseDataDirFlag("rtchub client", args[1:], getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -115,10 +121,7 @@ func verifyCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 var errTornTail = errors.New("the log ends in a torn record; `rtchub serve` cuts it at start, `rtchub verify --repair` moves it aside")
 
 func compactCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var dir string
-	fs := flag.NewFlagSet("rtchub compact", flag.ContinueOnError)
-	dataDirFlag(fs, &dir)
-	pos, err := parseFlags(fs, args, getenv, stderr)
+	dir, pos, err := parseDataDirFlag("rtchub compact", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -138,10 +141,7 @@ func compactCmd(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func backupCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var dir string
-	fs := flag.NewFlagSet("rtchub backup", flag.ContinueOnError)
-	dataDirFlag(fs, &dir)
-	pos, err := parseFlags(fs, args, getenv, stderr)
+	dir, pos, err := parseDataDirFlag("rtchub backup", args, getenv, stderr)
 	if err != nil {
 		return err
 	}

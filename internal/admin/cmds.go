@@ -75,19 +75,12 @@ func Backup(ctx context.Context, dir string, w io.Writer) error {
 	return offlineOrOnline(dir, func(st *store.Store) error {
 		return st.Backup(w)
 	}, func(sock string) error {
-		req, err := http.NewRequestWithContext(ctx, "GET", "http://rtchub/backup", nil)
+		body, err := ask(ctx, sock, "GET", "/backup", nil)
 		if err != nil {
 			return err
 		}
-		resp, err := roundTrip(ctx, sock, req)
-		if err != nil {
-			return fmt.Errorf("the hub's admin socket does not answer: %w", err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("hub answered %s", resp.Status)
-		}
-		_, err = io.Copy(w, resp.Body)
+		defer body.Close()
+		_, err = io.Copy(w, body)
 		return err
 	})
 }
@@ -150,30 +143,42 @@ func (b connBody) Close() error {
 
 // call calls the running hub's admin socket and decodes a JSON answer.
 func call(ctx context.Context, sock string, method, path string, body, out any) error {
+	answer, err := ask(ctx, sock, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer answer.Close()
+	if out != nil {
+		return json.NewDecoder(answer).Decode(out)
+	}
+	return nil
+}
+
+// ask sends a request, with body as JSON if not nil, to the running hub's
+// admin socket and returns the body of a successful answer; a failed one
+// is an error in the hub's words.
+func ask(ctx context.Context, sock string, method, path string, body any) (io.ReadCloser, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://rtchub"+path, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := roundTrip(ctx, sock, req)
 	if err != nil {
-		return fmt.Errorf("the data directory is locked by a running hub, and its admin socket does not answer: %w", err)
+		return nil, fmt.Errorf("the data directory is locked by a running hub, and its admin socket does not answer: %w", err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
 		var e struct{ Error string }
 		json.NewDecoder(resp.Body).Decode(&e)
-		return fmt.Errorf("hub answered %s: %s", resp.Status, e.Error)
+		return nil, fmt.Errorf("hub answered %s: %s", resp.Status, e.Error)
 	}
-	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
-	}
-	return nil
+	return resp.Body, nil
 }
