@@ -33,42 +33,13 @@ func (s *server) listGroups(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) putGroup(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		ID    string   `json:"id"`
-		Users []string `json:"users"`
-	}
-	if !httpx.DecodeJSON(w, r, s.MaxBody, &req) || !checkIDs(w, "id", req.ID) || !checkIDs(w, "users", req.Users...) {
-		return
-	}
-	g, created, err := s.Store.PutGroup(r.Context(), req.ID, req.Users)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	httpx.WriteJSON(w, createdOr200(created), toGroupJSON(g))
+	put(s, w, r, &groupBody{}, s.Store.PutGroup, toGroupJSON)
 }
 
 func (s *server) getGroup(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r, "group_id", "group")
-	if !ok {
-		return
-	}
-	g, ok := s.Store.Group(id)
-	if !ok {
-		s.fail(w, &store.NotFoundError{Kind: "group", ID: id})
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, toGroupJSON(g))
+	get(s, w, r, "group", s.Store.Group, toGroupJSON)
 }
 
 func (s *server) deleteGroup(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r, "group_id", "group")
-	if !ok {
-		return
-	}
-	if err := s.Store.DeleteGroup(r.Context(), id); err != nil {
-		s.fail(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.noContent(w, r, "group", s.Store.DeleteGroup)
 }

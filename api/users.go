@@ -44,56 +44,19 @@ func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) putUser(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		ID     string   `json:"id"`
-		Groups []string `json:"groups"`
-	}
-	if !httpx.DecodeJSON(w, r, s.MaxBody, &req) || !checkIDs(w, "id", req.ID) || !checkIDs(w, "groups", req.Groups...) {
-		return
-	}
-	u, created, err := s.Store.PutUser(r.Context(), req.ID, req.Groups)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	httpx.WriteJSON(w, createdOr200(created), s.userJSON(u))
+	put(s, w, r, &userBody{}, s.Store.PutUser, s.userJSON)
 }
 
 func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r, "user_id", "user")
-	if !ok {
-		return
-	}
-	u, ok := s.Store.User(id)
-	if !ok {
-		s.fail(w, &store.NotFoundError{Kind: "user", ID: id})
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, s.userJSON(u))
+	get(s, w, r, "user", s.Store.User, s.userJSON)
 }
 
 func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r, "user_id", "user")
-	if !ok {
-		return
-	}
-	if err := s.Store.DeleteUser(r.Context(), id); err != nil {
-		s.fail(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.noContent(w, r, "user", s.Store.DeleteUser)
 }
 
 func (s *server) revokeUser(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r, "user_id", "user")
-	if !ok {
-		return
-	}
-	if err := s.Store.RevokeUser(r.Context(), id); err != nil {
-		s.fail(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.noContent(w, r, "user", s.Store.RevokeUser)
 }
 
 func (s *server) userToken(w http.ResponseWriter, r *http.Request) {
