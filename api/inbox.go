@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -12,14 +11,8 @@ import (
 
 // InboxJSON is one message of GET /api/user/{user_id}/messages.
 type InboxJSON struct {
-	ID        string          `json:"id"`
-	Seq       uint64          `json:"seq"`
-	Event     string          `json:"event"`
-	Key       string          `json:"key,omitempty"`
-	Message   json.RawMessage `json:"message"`
-	CreatedAt string          `json:"created_at"`
-	ExpiresAt string          `json:"expires_at"`
-	State     string          `json:"state"`
+	messageFields
+	State string `json:"state"`
 }
 
 // Inbox paging: ?limit= by default and at most.
@@ -71,11 +64,7 @@ func (s *server) inbox(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]InboxJSON, len(list))
 	for i, e := range list {
-		out[i] = InboxJSON{
-			ID: e.ID, Seq: e.Seq, Event: e.Event, Key: e.Key, Message: e.Body,
-			CreatedAt: e.Created.Format(httpx.TimeFormat), ExpiresAt: e.Expires.Format(httpx.TimeFormat),
-			State: e.State,
-		}
+		out[i] = InboxJSON{toMessageFields(e.MessageInfo), e.State}
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }

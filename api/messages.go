@@ -136,14 +136,27 @@ func (s *server) acknowledge(w http.ResponseWriter, r *http.Request) {
 
 // MessageJSON is a message as GET /api/message/{id} shows it.
 type MessageJSON struct {
-	ID         string          `json:"id"`
-	Seq        uint64          `json:"seq"`
-	Event      string          `json:"event"`
-	Key        string          `json:"key,omitempty"`
-	Message    json.RawMessage `json:"message"`
-	CreatedAt  string          `json:"created_at"`
-	ExpiresAt  string          `json:"expires_at"`
+	messageFields
 	Recipients []RecipientJSON `json:"recipients"`
+}
+
+// messageFields are what a message shows wherever the API shows it: GET
+// /api/message/{id} and a user's inbox.
+type messageFields struct {
+	ID        string          `json:"id"`
+	Seq       uint64          `json:"seq"`
+	Event     string          `json:"event"`
+	Key       string          `json:"key,omitempty"`
+	Message   json.RawMessage `json:"message"`
+	CreatedAt string          `json:"created_at"`
+	ExpiresAt string          `json:"expires_at"`
+}
+
+func toMessageFields(m store.MessageInfo) messageFields {
+	return messageFields{
+		ID: m.ID, Seq: m.Seq, Event: m.Event, Key: m.Key, Message: m.Body,
+		CreatedAt: m.Created.Format(httpx.TimeFormat), ExpiresAt: m.Expires.Format(httpx.TimeFormat),
+	}
 }
 
 // RecipientJSON is one user's copy.
@@ -164,11 +177,7 @@ func (s *server) getMessage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, &store.NotFoundError{Kind: "message", ID: id})
 		return
 	}
-	out := MessageJSON{
-		ID: m.ID, Seq: m.Seq, Event: m.Event, Key: m.Key, Message: m.Body,
-		CreatedAt: m.Created.Format(httpx.TimeFormat), ExpiresAt: m.Expires.Format(httpx.TimeFormat),
-		Recipients: make([]RecipientJSON, len(m.Recipients)),
-	}
+	out := MessageJSON{toMessageFields(m), make([]RecipientJSON, len(m.Recipients))}
 	for i, rc := range m.Recipients {
 		out.Recipients[i] = RecipientJSON{rc.User, rc.Delivered, rc.Acked, rc.State}
 	}
