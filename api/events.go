@@ -134,8 +134,7 @@ func (e *Events) CopiesWithdrawn(w store.Withdrawal) {
 // CopiesExpired sends "expired".
 func (e *Events) CopiesExpired(m *store.Message, users []string, at int64) {
 	e.send(evExpired, users, func(b []byte) []byte {
-		b = append(b, "event: expired\ndata: {\"message_id\":"...)
-		b = httpx.AppendString(b, m.ID)
+		b = appendQuoted(b, "event: expired\ndata: {\"message_id\":", m.ID)
 		b = appendUsers(b, users)
 		return appendAt(b, time.UnixMilli(at))
 	})
@@ -158,10 +157,8 @@ func (e *Events) UserClosed(user string, deleted uint64) {
 // Delivered sends "delivered".
 func (e *Events) Delivered(msg, user string) {
 	e.send(evDelivered, []string{user}, func(b []byte) []byte {
-		b = append(b, "event: delivered\ndata: {\"message_id\":"...)
-		b = httpx.AppendString(b, msg)
-		b = append(b, ",\"user_id\":"...)
-		b = httpx.AppendString(b, user)
+		b = appendQuoted(b, "event: delivered\ndata: {\"message_id\":", msg)
+		b = appendQuoted(b, ",\"user_id\":", user)
 		return appendAt(b, e.now())
 	})
 }
@@ -175,8 +172,7 @@ func (e *Events) Presence(user string, streams int) {
 	e.send(ev, []string{user}, func(b []byte) []byte {
 		b = append(b, "event: "...)
 		b = append(b, name...)
-		b = append(b, "\ndata: {\"user_id\":"...)
-		b = httpx.AppendString(b, user)
+		b = appendQuoted(b, "\ndata: {\"user_id\":", user)
 		b = append(b, ",\"streams\":"...)
 		b = strconv.AppendInt(b, int64(streams), 10)
 		return appendAt(b, e.now())
@@ -203,42 +199,39 @@ func appendDurable(b []byte, d store.Durable) []byte {
 	b = strconv.AppendUint(b, d.Seq, 10)
 	switch d.Kind {
 	case store.Sent:
-		b = append(b, "\nevent: sent\ndata: {\"message_id\":"...)
-		b = httpx.AppendString(b, d.ID)
+		b = appendQuoted(b, "\nevent: sent\ndata: {\"message_id\":", d.ID)
 		b = appendSeq(b, d.Seq)
 		b = append(b, ",\"recipients\":"...)
 		b = strconv.AppendInt(b, int64(len(d.Users)), 10)
 		if d.Key != "" {
-			b = append(b, ",\"key\":"...)
-			b = httpx.AppendString(b, d.Key)
+			b = appendQuoted(b, ",\"key\":", d.Key)
 		}
 	case store.Acknowledged:
-		b = append(b, "\nevent: acknowledged\ndata: {\"message_id\":"...)
-		b = httpx.AppendString(b, d.ID)
-		b = append(b, ",\"user_id\":"...)
-		b = httpx.AppendString(b, d.Users[0])
+		b = appendQuoted(b, "\nevent: acknowledged\ndata: {\"message_id\":", d.ID)
+		b = appendQuoted(b, ",\"user_id\":", d.Users[0])
 		b = appendSeq(b, d.Seq)
 		b = append(b, ",\"at\":\""...)
 		b = time.UnixMilli(d.At).UTC().AppendFormat(b, httpx.TimeFormat)
 		b = append(b, '"')
 	case store.Withdrawn:
-		b = append(b, "\nevent: recalled\ndata: {\"message_id\":"...)
-		b = httpx.AppendString(b, d.ID)
+		b = appendQuoted(b, "\nevent: recalled\ndata: {\"message_id\":", d.ID)
 		b = appendUsers(b, d.Users)
 		b = appendSeq(b, d.Seq)
-		b = append(b, ",\"reason\":\""...)
-		b = append(b, d.Reason.String()...)
-		b = append(b, '"')
+		b = appendQuoted(b, ",\"reason\":", d.Reason.String())
 		if d.By != "" {
-			b = append(b, ",\"by\":"...)
-			b = httpx.AppendString(b, d.By)
+			b = appendQuoted(b, ",\"by\":", d.By)
 		}
 	case store.UserDeleted:
-		b = append(b, "\nevent: user.deleted\ndata: {\"user_id\":"...)
-		b = httpx.AppendString(b, d.ID)
+		b = appendQuoted(b, "\nevent: user.deleted\ndata: {\"user_id\":", d.ID)
 		b = appendSeq(b, d.Seq)
 	}
 	return append(b, "}\n\n"...)
+}
+
+// appendQuoted appends prefix, the JSON up to a string value (its key),
+// and then s as a JSON string.
+func appendQuoted(b []byte, prefix, s string) []byte {
+	return httpx.AppendString(append(b, prefix...), s)
 }
 
 func appendSeq(b []byte, seq uint64) []byte {
