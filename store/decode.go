@@ -60,9 +60,7 @@ func fastDecodeWith(b []byte, r *record, in interner) bool {
 		case "seq":
 			r.Seq, ok = p.uint()
 		case "op":
-			var s []byte
-			s, ok = p.rawStr()
-			r.Op = internOp(s)
+			r.Op, ok = p.op()
 		case "id":
 			r.ID, ok = p.str()
 		case "name":
@@ -70,13 +68,7 @@ func fastDecodeWith(b []byte, r *record, in interner) bool {
 		case "hash":
 			r.Hash, ok = p.str()
 		case "event":
-			var s []byte
-			s, ok = p.rawStr()
-			if string(s) == "message" {
-				r.Event = "message"
-			} else {
-				r.Event = string(s)
-			}
+			r.Event, ok = p.event()
 		case "key":
 			r.Key, ok = p.str()
 		case "by":
@@ -132,6 +124,22 @@ func fastDecodeWith(b []byte, r *record, in interner) bool {
 		}
 		return false
 	}
+}
+
+// op reads a record's op, as the constant of that name where there is one.
+func (p *parser) op() (string, bool) {
+	s, ok := p.rawStr()
+	return internOp(s), ok
+}
+
+// event reads an event name; the default one, "message", is not allocated
+// again for every record.
+func (p *parser) event() (string, bool) {
+	s, ok := p.rawStr()
+	if string(s) == "message" {
+		return "message", ok
+	}
+	return string(s), ok
 }
 
 func internOp(s []byte) string {
@@ -256,7 +264,8 @@ func (p *parser) strs() ([]string, bool) {
 }
 
 // digits reads a run of ASCII digits with an optional minus sign, as a
-// JSON integer without fraction or exponent.
+// JSON integer without fraction or exponent. What it fails to read is nil,
+// which strconv refuses as well.
 func (p *parser) digits(neg bool) ([]byte, bool) {
 	start := p.i
 	if neg {
@@ -273,20 +282,14 @@ func (p *parser) digits(neg bool) ([]byte, bool) {
 
 func (p *parser) uint() (uint64, bool) {
 	d, ok := p.digits(false)
-	if !ok {
-		return 0, false
-	}
 	v, err := strconv.ParseUint(string(d), 10, 64)
-	return v, err == nil
+	return v, ok && err == nil
 }
 
 func (p *parser) int() (int64, bool) {
 	d, ok := p.digits(true)
-	if !ok {
-		return 0, false
-	}
 	v, err := strconv.ParseInt(string(d), 10, 64)
-	return v, err == nil
+	return v, ok && err == nil
 }
 
 // skipValue steps over one JSON value, checking its grammar.
