@@ -77,31 +77,12 @@ func (s *Store) Clients() []Client {
 // PutUser creates a user or replaces its groups. Every group must exist.
 func (s *Store) PutUser(ctx context.Context, id string, groups []string) (UserInfo, bool, error) {
 	groups = dedupe(groups)
-	s.mu.RLock()
-	_, exists := s.st.users[id]
-	for _, g := range groups {
-		if s.st.groups[g] == nil {
-			s.mu.RUnlock()
-			return UserInfo{}, false, &NotFoundError{"group", g}
-		}
-	}
-	s.mu.RUnlock()
-	if err := s.append(ctx, &request{rec: record{Op: opUserPut, ID: id, Groups: groups}}); err != nil {
-		return UserInfo{}, false, err
-	}
-	u, _ := s.User(id)
-	return u, !exists, nil
+	return put(s, ctx, record{Op: opUserPut, ID: id, Groups: groups}, s.st.users, groups, s.st.groups, "group", s.User)
 }
 
 // User returns one user.
 func (s *Store) User(id string) (UserInfo, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	u := s.st.users[id]
-	if u == nil {
-		return UserInfo{}, false
-	}
-	return s.userInfo(u), true
+	return lookup(s, s.st.users, id, s.userInfo)
 }
 
 func (s *Store) userInfo(u *user) UserInfo {
@@ -155,31 +136,16 @@ func (s *Store) RevokeUser(ctx context.Context, id string) error {
 // PutGroup creates a group or adds members to it. Every user must exist.
 func (s *Store) PutGroup(ctx context.Context, id string, users []string) (GroupInfo, bool, error) {
 	users = dedupe(users)
-	s.mu.RLock()
-	_, exists := s.st.groups[id]
-	for _, u := range users {
-		if s.st.users[u] == nil {
-			s.mu.RUnlock()
-			return GroupInfo{}, false, &NotFoundError{"user", u}
-		}
-	}
-	s.mu.RUnlock()
-	if err := s.append(ctx, &request{rec: record{Op: opGroupPut, ID: id, Users: users}}); err != nil {
-		return GroupInfo{}, false, err
-	}
-	g, _ := s.Group(id)
-	return g, !exists, nil
+	return put(s, ctx, record{Op: opGroupPut, ID: id, Users: users}, s.st.groups, users, s.st.users, "user", s.Group)
 }
 
 // Group returns a group and its members.
 func (s *Store) Group(id string) (GroupInfo, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	g := s.st.groups[id]
-	if g == nil {
-		return GroupInfo{}, false
-	}
-	return GroupInfo{ID: g.id, Users: sortedKeys(g.members)}, true
+	return lookup(s, s.st.groups, id, groupInfo)
+}
+
+func groupInfo(g *group) GroupInfo {
+	return GroupInfo{ID: g.id, Users: sortedKeys(g.members)}
 }
 
 // Groups lists groups by id.
@@ -199,6 +165,43 @@ func (s *Store) DeleteGroup(ctx context.Context, id string) error {
 		return &NotFoundError{"group", id}
 	}
 	return s.append(ctx, &request{rec: record{Op: opGroupDel, ID: id}})
+}
+
+// Users and groups are put and looked up alike. The maps that put and
+// lookup take are the state's, made once at open; their contents are read
+// under s.mu.
+
+// put appends rec, which puts the entry rec.ID of own with members, each
+// of which must be an entry of others (of kind, for the error). It returns
+// what get shows of the entry then and whether it is new.
+func put[E, M, V any](s *Store, ctx context.Context, rec record, own map[string]*E, members []string, others map[string]*M, kind string, get func(string) (V, bool)) (V, bool, error) {
+	var zero V
+	s.mu.RLock()
+	_, exists := own[rec.ID]
+	for _, m := range members {
+		if others[m] == nil {
+			s.mu.RUnlock()
+			return zero, false, &NotFoundError{kind, m}
+		}
+	}
+	s.mu.RUnlock()
+	if err := s.append(ctx, &request{rec: rec}); err != nil {
+		return zero, false, err
+	}
+	v, _ := get(rec.ID)
+	return v, !exists, nil
+}
+
+// lookup returns what view shows of the entry id of m.
+func lookup[E, V any](s *Store, m map[string]*E, id string, view func(*E) V) (V, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e := m[id]
+	if e == nil {
+		var zero V
+		return zero, false
+	}
+	return view(e), true
 }
 
 // dedupe drops repeated names, keeping the first of each in order.
