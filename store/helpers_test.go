@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"rtchub/internal/testkit/testio"
 )
 
 // TestMain removes the log that BenchmarkReplay1M caches across its runs.
@@ -51,27 +53,10 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// logBuf collects a slog text handler's output; the writer goroutine may
-// log while a test reads.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newTestLogger() (*slog.Logger, *logBuf) {
-	buf := &logBuf{}
+// newTestLogger logs to a buffer that a test may read while the writer
+// goroutine logs.
+func newTestLogger() (*slog.Logger, *testio.Buffer) {
+	buf := &testio.Buffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 

@@ -1,7 +1,6 @@
 package testkit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"rtchub/internal/server"
+	"rtchub/internal/testkit/testio"
 	"rtchub/store"
 )
 
@@ -174,22 +174,24 @@ type Receipt struct {
 // PutUser creates or replaces a user (201 or 200).
 func (h *Hub) PutUser(tb testing.TB, id string, groups ...string) {
 	tb.Helper()
-	if groups == nil {
-		groups = []string{}
-	}
-	if r := h.Call(tb, "POST", "/api/user", map[string]any{"id": id, "groups": groups}); r.Status != 201 && r.Status != 200 {
-		tb.Fatalf("POST /api/user %s: %v", id, r)
-	}
+	h.put(tb, "/api/user", id, "groups", groups)
 }
 
 // PutGroup creates a group or adds members (201 or 200).
 func (h *Hub) PutGroup(tb testing.TB, id string, users ...string) {
 	tb.Helper()
-	if users == nil {
-		users = []string{}
+	h.put(tb, "/api/group", id, "users", users)
+}
+
+// put POSTs id with its members under field to path and wants 201 or 200.
+// No members are sent as [], as a client would.
+func (h *Hub) put(tb testing.TB, path, id, field string, members []string) {
+	tb.Helper()
+	if members == nil {
+		members = []string{}
 	}
-	if r := h.Call(tb, "POST", "/api/group", map[string]any{"id": id, "users": users}); r.Status != 201 && r.Status != 200 {
-		tb.Fatalf("POST /api/group %s: %v", id, r)
+	if r := h.Call(tb, "POST", path, map[string]any{"id": id, field: members}); r.Status != 201 && r.Status != 200 {
+		tb.Fatalf("POST %s %s: %v", path, id, r)
 	}
 }
 
@@ -259,22 +261,7 @@ func MetricAt(tb testing.TB, api, name string) float64 {
 }
 
 // LogBuffer collects a hub's log; it is safe for concurrent use.
-type LogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *LogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *LogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type LogBuffer = testio.Buffer
 
 // Tail returns the last n lines of s.
 func Tail(s string, n int) string {

@@ -20,10 +20,17 @@ const Guard = 10 * time.Second
 // Eventually polls cond until it holds, failing the test after Guard.
 func Eventually(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(Guard)
+	EventuallyWithin(tb, Guard, what, cond)
+}
+
+// EventuallyWithin polls cond until it holds, failing the test after
+// timeout: for a test that wants it sooner than Guard.
+func EventuallyWithin(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			tb.Fatalf("%s: not so after %v", what, Guard)
+			tb.Fatalf("%s: not so after %v", what, timeout)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -171,24 +171,30 @@ func (s *Stream) NextMatching(tb testing.TB, timeout time.Duration, ok func(Item
 			if ok(it) {
 				return it
 			}
-			continue
 		case <-tm.C:
 			tb.Fatalf("sse: nothing received within %v; raw so far:\n%s", timeout, truncate(s.Raw(), 2000))
 		case <-s.done:
-		}
-		// The stream ended; items may still be buffered.
-		for {
-			select {
-			case it := <-s.items:
-				if ok(it) {
-					return it
-				}
-				continue
-			default:
+			// The stream ended; items may still be buffered.
+			if it, found := s.buffered(ok); found {
+				return it
 			}
-			break
+			tb.Fatalf("sse: stream ended (err %v) while waiting; raw so far:\n%s", s.Err(), truncate(s.Raw(), 2000))
 		}
-		tb.Fatalf("sse: stream ended (err %v) while waiting; raw so far:\n%s", s.Err(), truncate(s.Raw(), 2000))
+	}
+}
+
+// buffered returns the first of the items received but not yet read for
+// which ok holds, reading those before it.
+func (s *Stream) buffered(ok func(Item) bool) (Item, bool) {
+	for {
+		select {
+		case it := <-s.items:
+			if ok(it) {
+				return it, true
+			}
+		default:
+			return Item{}, false
+		}
 	}
 }
 
