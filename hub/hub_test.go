@@ -4,235 +4,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"rtchub/hub"
 )
-
-// ---- helpers: real loopback TCP pairs and a client-side reader ----
-
-// pairer hands out connected loopback TCP pairs from one listener.
-type pairer struct {
-	ln net.Listener
-}
-
-func newPairer(tb testing.TB) *pairer {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("listen: %v", err)
-	}
-	tb.Cleanup(func() { ln.Close() })
-	return &pairer{ln: ln}
-}
-
-// pair dials the listener and returns the accepted (server) side and the
-// dialled (client) side. smallBuffers shrinks the client's receive buffer
-// (before connecting) and the server's send buffer, so that a client that
-// never reads fills the path quickly.
-func (p *pairer) pair(tb testing.TB, smallBuffers bool) (srv, cli *net.TCPConn) {
-	tb.Helper()
-	d := net.Dialer{}
-	if smallBuffers {
-		d.Control = func(network, address string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		}
-	}
-	c, err := d.Dial("tcp", p.ln.Addr().String())
-	if err != nil {
-		tb.Fatalf("dial: %v", err)
-	}
-	s, err := p.ln.Accept()
-	if err != nil {
-		tb.Fatalf("accept: %v", err)
-	}
-	srv, cli = s.(*net.TCPConn), c.(*net.TCPConn)
-	if smallBuffers {
-		if err := srv.SetWriteBuffer(4096); err != nil {
-			tb.Fatalf("SetWriteBuffer: %v", err)
-		}
-	}
-	tb.Cleanup(func() {
-		srv.Close()
-		cli.Close()
-	})
-	return srv, cli
-}
-
-// reader collects everything a client connection receives.
-type reader struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	err     error // why reading stopped (io.EOF for a clean end)
-	done    bool
-	changed chan struct{}
-}
-
-func startReader(conn net.Conn) *reader {
-	r := &reader{changed: make(chan struct{})}
-	go func() {
-		b := make([]byte, 64<<10)
-		for {
-			n, err := conn.Read(b)
-			r.mu.Lock()
-			r.buf.Write(b[:n])
-			if err != nil {
-				r.err, r.done = err, true
-			}
-			close(r.changed)
-			r.changed = make(chan struct{})
-			r.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return r
-}
-
-// wait blocks until cond holds for what has been read so far, or fails
-// the test after timeout. It returns a copy of the bytes read.
-func (r *reader) wait(tb testing.TB, timeout time.Duration, what string, cond func(b []byte, done bool, err error) bool) []byte {
-	tb.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		r.mu.Lock()
-		b := append([]byte(nil), r.buf.Bytes()...)
-		done, err, ch := r.done, r.err, r.changed
-		r.mu.Unlock()
-		if cond(b, done, err) {
-			return b
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			tb.Fatalf("timed out after %v waiting for %s; have %d bytes (done=%v err=%v): %.200q", timeout, what, len(b), done, err, b)
-			return nil
-		}
-	}
-}
-
-// waitLen waits until at least n bytes have arrived or the stream ended,
-// without copying what was read.
-func (r *reader) waitLen(tb testing.TB, timeout time.Duration, what string, n int) {
-	tb.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		r.mu.Lock()
-		have, done, ch := r.buf.Len(), r.done, r.changed
-		r.mu.Unlock()
-		if have >= n || done {
-			return
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			tb.Fatalf("timed out after %v waiting for %s; have %d of %d bytes", timeout, what, have, n)
-		}
-	}
-}
-
-// waitBytes waits until exactly want has arrived (a longer stream fails).
-func (r *reader) waitBytes(tb testing.TB, timeout time.Duration, want []byte) {
-	tb.Helper()
-	got := r.wait(tb, timeout, fmt.Sprintf("%d bytes", len(want)), func(b []byte, done bool, _ error) bool {
-		return len(b) >= len(want) || done
-	})
-	if !bytes.Equal(got, want) {
-		tb.Fatalf("client received %d bytes, want %d:\n got %.300q\nwant %.300q", len(got), len(want), got, want)
-	}
-}
-
-// waitEOF waits for a clean end of stream and returns everything read.
-func (r *reader) waitEOF(tb testing.TB, timeout time.Duration) []byte {
-	tb.Helper()
-	b := r.wait(tb, timeout, "end of stream", func(_ []byte, done bool, _ error) bool { return done })
-	r.mu.Lock()
-	err := r.err
-	r.mu.Unlock()
-	if err != io.EOF {
-		tb.Fatalf("stream ended with %v, want a clean EOF (FIN)", err)
-	}
-	return b
-}
-
-// quiet asserts nothing more arrives within d.
-func (r *reader) quiet(tb testing.TB, d time.Duration, have int) {
-	tb.Helper()
-	time.Sleep(d)
-	r.mu.Lock()
-	n := r.buf.Len()
-	r.mu.Unlock()
-	if n != have {
-		tb.Fatalf("client received %d bytes, want %d (nothing more)", n, have)
-	}
-}
-
-func eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// startLive opens a stream of user whose replay is "P\n\n" and returns
-// the client's reader of it.
-func startLive(t *testing.T, h *hub.Hub, p *pairer, user string) *reader {
-	t.Helper()
-	srv, cli := p.pair(t, false)
-	r := startReader(cli)
-	s, err := h.Attach(user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(srv, replayOf([]byte("P\n\n"), nil)); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-func newHub(tb testing.TB, opts hub.Options) *hub.Hub {
-	tb.Helper()
-	h := hub.New(opts)
-	tb.Cleanup(func() { h.Close(0) })
-	return h
-}
-
-func frame(i int, size int) []byte {
-	head := fmt.Sprintf("id: %d\nevent: message\ndata: ", i)
-	pad := size - len(head) - 2
-	if pad < 1 {
-		pad = 1
-	}
-	b := make([]byte, 0, len(head)+pad+2)
-	b = append(b, head...)
-	b = append(b, bytes.Repeat([]byte{byte('a' + i%26)}, pad)...)
-	return append(b, "\n\n"...)
-}
-
-// ---- tests ----
 
 func TestAttachLimits(t *testing.T) {
 	h := newHub(t, hub.Options{MaxStreams: 3, MaxPerUser: 2})
@@ -268,7 +49,7 @@ func TestAttachLimits(t *testing.T) {
 
 	// Closing a stream frees its slots, for the user and in all.
 	a1.Close()
-	eventually(t, 2*time.Second, "alice's closed stream to leave the hub", func() bool { return h.Online("alice") == 1 && h.Open() == 2 })
+	eventually(t, "alice's closed stream to leave the hub", func() bool { return h.Online("alice") == 1 && h.Open() == 2 })
 	if _, err := h.Attach("carol"); err != nil {
 		t.Fatalf("Attach carol after a close: %v", err)
 	}
@@ -285,13 +66,7 @@ func TestAttachLimits(t *testing.T) {
 func TestFramesBeforeStartFollowPreludeInOrder(t *testing.T) {
 	h := newHub(t, hub.Options{})
 	p := newPairer(t)
-	srv, cli := p.pair(t, false)
-	r := startReader(cli)
-
-	s, err := h.Attach("u")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, srv, r := attachUnstarted(t, h, p, "u")
 	var live [5]atomic.Bool
 	var want bytes.Buffer
 	prelude := []byte("HTTP/1.1 200 OK\r\n\r\nretry: 2000\n\nid: 1\ndata: replayed\n\n")
@@ -319,7 +94,7 @@ func TestFramesBeforeStartFollowPreludeInOrder(t *testing.T) {
 		}
 	}
 	r.waitBytes(t, 5*time.Second, want.Bytes())
-	eventually(t, 2*time.Second, "marks of queued frames", func() bool {
+	eventually(t, "marks of queued frames", func() bool {
 		for i := range live {
 			if !live[i].Load() {
 				return false
@@ -327,7 +102,7 @@ func TestFramesBeforeStartFollowPreludeInOrder(t *testing.T) {
 		}
 		return true
 	})
-	eventually(t, 2*time.Second, "Delivered metric", func() bool { return h.Metrics.Delivered.Load() == uint64(len(replayed)+len(live)) })
+	eventually(t, "Delivered metric", func() bool { return h.Metrics.Delivered.Load() == uint64(len(replayed)+len(live)) })
 
 	// Live frames after Start follow in order too.
 	for i := range 20 {
@@ -341,13 +116,7 @@ func TestFramesBeforeStartFollowPreludeInOrder(t *testing.T) {
 func TestQueueOverflowBeforeStartCutsStream(t *testing.T) {
 	h := newHub(t, hub.Options{QueueLen: 3})
 	p := newPairer(t)
-	srv, cli := p.pair(t, false)
-	r := startReader(cli)
-
-	s, err := h.Attach("u")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, srv, r := attachUnstarted(t, h, p, "u")
 	for i := range 4 {
 		h.Send("u", frame(i, 32), nil)
 	}
@@ -361,49 +130,36 @@ func TestQueueOverflowBeforeStartCutsStream(t *testing.T) {
 	if bytes.Contains(got, []byte("id:")) {
 		t.Errorf("a cut stream wrote queued frames: %q", got)
 	}
-	eventually(t, 2*time.Second, "cut stream to leave the hub", func() bool { return h.Online("u") == 0 })
+	eventually(t, "cut stream to leave the hub", func() bool { return h.Online("u") == 0 })
 }
 
 func TestSendReachesEveryStreamOfUserOnly(t *testing.T) {
 	h := newHub(t, hub.Options{})
 	p := newPairer(t)
-	var us []*reader
-	for range 3 {
-		r := startLive(t, h, p, "u")
-		us = append(us, r)
-	}
+	us := startLives(t, h, p, "u", 3)
 	rv := startLive(t, h, p, "v")
 	if got := h.Online("u"); got != 3 {
 		t.Fatalf("Online(u) = %d, want 3", got)
 	}
 
 	var mark atomic.Bool
-	want := []byte("P\n\n")
-	for i := range 10 {
-		f := frame(i, 200)
-		want = append(want, f...)
-		if i == 9 {
-			h.Send("u", f, &mark)
-		} else {
-			h.Send("u", f, nil)
-		}
+	fs, want := liveFrames(10, 200)
+	for _, f := range fs[:9] {
+		h.Send("u", f, nil)
 	}
+	h.Send("u", fs[9], &mark)
 	h.Send("nobody", frame(99, 50), nil) // no streams: a no-op
 	for _, r := range us {
 		r.waitBytes(t, 5*time.Second, want)
 	}
-	eventually(t, 2*time.Second, "mark of the last frame", mark.Load)
+	eventually(t, "mark of the last frame", mark.Load)
 	rv.quiet(t, 100*time.Millisecond, len("P\n\n"))
 }
 
 func TestCloseUserEndsItsStreams(t *testing.T) {
 	h := newHub(t, hub.Options{})
 	p := newPairer(t)
-	var rs []*reader
-	for range 2 {
-		r := startLive(t, h, p, "gone")
-		rs = append(rs, r)
-	}
+	rs := startLives(t, h, p, "gone", 2)
 	rk := startLive(t, h, p, "keep")
 
 	h.Send("gone", frame(1, 50), nil)
@@ -414,7 +170,7 @@ func TestCloseUserEndsItsStreams(t *testing.T) {
 	for _, r := range rs {
 		r.waitEOF(t, 5*time.Second)
 	}
-	eventually(t, 2*time.Second, "Online(gone) == 0", func() bool { return h.Online("gone") == 0 })
+	eventually(t, "Online(gone) == 0", func() bool { return h.Online("gone") == 0 })
 	if got := h.Open(); got != 1 {
 		t.Errorf("Open() = %d after CloseUser, want 1", got)
 	}
@@ -490,7 +246,7 @@ func TestSlowReaderIsolation(t *testing.T) {
 			t.Fatalf("frame %d not marked delivered although the fast stream got it", i)
 		}
 	}
-	eventually(t, 2*time.Second, "slow stream to leave the hub", func() bool { return h.Online("u") == 1 })
+	eventually(t, "slow stream to leave the hub", func() bool { return h.Online("u") == 1 })
 
 	// The slow client, reading at last, finds a prefix of the stream and then
 	// a clean end: it reconnects and the replay fills the gap.
@@ -508,25 +264,6 @@ func TestSlowReaderIsolation(t *testing.T) {
 	fast.waitBytes(t, 5*time.Second, append(want, f...))
 }
 
-func TestHeartbeatPings(t *testing.T) {
-	h := newHub(t, hub.Options{Heartbeat: 100 * time.Millisecond})
-	p := newPairer(t)
-	r := startLive(t, h, p, "u")
-	got := r.wait(t, 5*time.Second, "two pings", func(b []byte, _ bool, _ error) bool {
-		return bytes.Count(b, []byte(": ping\n\n")) >= 2
-	})
-	rest := strings.TrimPrefix(string(got), "P\n\n")
-	if rest == string(got) || strings.ReplaceAll(rest, ": ping\n\n", "") != "" {
-		t.Fatalf("stream is not prelude then pings: %q", got)
-	}
-	if n := h.Metrics.Pings.Load(); n < 2 {
-		t.Errorf("Metrics.Pings = %d, want >= 2", n)
-	}
-	if n := h.Metrics.Delivered.Load(); n != 0 {
-		t.Errorf("Metrics.Delivered = %d: pings are not message events", n)
-	}
-}
-
 func TestClosedClientIsNoticed(t *testing.T) {
 	h := newHub(t, hub.Options{Heartbeat: 100 * time.Millisecond})
 	p := newPairer(t)
@@ -541,7 +278,7 @@ func TestClosedClientIsNoticed(t *testing.T) {
 	}
 	start := time.Now()
 	cli.Close()
-	eventually(t, 2*time.Second, "the closed client's stream to be dropped", func() bool { return h.Online("u") == 1 })
+	eventually(t, "the closed client's stream to be dropped", func() bool { return h.Online("u") == 1 })
 	t.Logf("closed client noticed after %v", time.Since(start))
 	// The other stream is still served.
 	h.Send("u", frame(1, 50), nil)
@@ -602,7 +339,7 @@ func TestCloseFlushesThenEnds(t *testing.T) {
 		t.Errorf("other stream got %q", got)
 	}
 	if h.Open() != 0 {
-		eventually(t, 2*time.Second, "all streams to leave", func() bool { return h.Open() == 0 })
+		eventually(t, "all streams to leave", func() bool { return h.Open() == 0 })
 	}
 	if _, err := h.Attach("x"); !errors.Is(err, hub.ErrClosed) {
 		t.Errorf("Attach after Close: %v, want ErrClosed", err)
@@ -636,9 +373,7 @@ func TestCloseGivesUpAfterTimeout(t *testing.T) {
 func TestStartAfterCloseUserDuringReplay(t *testing.T) {
 	h := newHub(t, hub.Options{})
 	p := newPairer(t)
-	srv, cli := p.pair(t, false)
-	r := startReader(cli)
-	s, _ := h.Attach("u")
+	s, srv, r := attachUnstarted(t, h, p, "u")
 	h.CloseUser("u") // e.g. revoked while the replay was being read
 	if err := s.Start(srv, replayOf([]byte("P\n\n"), nil)); !errors.Is(err, hub.ErrClosed) {
 		t.Fatalf("Start of a closed stream: %v, want ErrClosed", err)
@@ -709,53 +444,6 @@ func TestConcurrentSendersKeepFramesWhole(t *testing.T) {
 	}
 }
 
-// TestHeartbeatInterval: an idle stream gets a ping every Heartbeat (SPEC:
-// "A comment line (: ping) is sent every 15 s (configurable)"), not every
-// other one.
-func TestHeartbeatInterval(t *testing.T) {
-	const hb = 200 * time.Millisecond
-	h := newHub(t, hub.Options{Heartbeat: hb})
-	p := newPairer(t)
-	srv, cli := p.pair(t, false)
-	s, _ := h.Attach("u")
-	if err := s.Start(srv, replayOf(nil, nil)); err != nil {
-		t.Fatal(err)
-	}
-	var at []time.Time
-	var got []byte
-	b := make([]byte, 1024)
-	cli.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for len(at) < 7 {
-		n, err := cli.Read(b)
-		if err != nil {
-			t.Fatalf("read: %v after %d pings", err, len(at))
-		}
-		got = append(got, b[:n]...)
-		for c := bytes.Count(got, []byte(": ping\n\n")); len(at) < c; {
-			at = append(at, time.Now())
-		}
-	}
-	var gaps []time.Duration
-	for i := 1; i < len(at); i++ {
-		gaps = append(gaps, at[i].Sub(at[i-1]))
-	}
-	slices.Sort(gaps)
-	median := gaps[len(gaps)/2]
-	t.Logf("Heartbeat %v: gaps between pings %v", hb, gaps)
-	if median > hb*3/2 {
-		t.Errorf("idle stream pinged every %v (median), want every %v: the ping's own write marks the stream active, so the next heartbeat skips it (hub.go flush sets s.active; heartbeat treats that as traffic)", median, hb)
-	}
-}
-
-// replayOf is a replay of one chunk for Stream.Start.
-func replayOf(b []byte, flags []*atomic.Bool) func(func([]byte, []hub.Mark) error) error {
-	var marks []hub.Mark
-	for _, f := range flags {
-		marks = append(marks, hub.Mark{Flag: f})
-	}
-	return func(emit func([]byte, []hub.Mark) error) error { return emit(b, marks) }
-}
-
 // A Burst keeps its streams from the writers until Flush, and frames that
 // others send meanwhile wait with it, in order.
 func TestBurstHoldsFramesUntilFlush(t *testing.T) {
@@ -764,23 +452,17 @@ func TestBurstHoldsFramesUntilFlush(t *testing.T) {
 	r := startLive(t, h, p, "u")
 	b := h.NewBurst()
 	var mark atomic.Bool
-	want := []byte("P\n\n")
-	for i := range 3 {
-		f := frame(i, 100)
-		want = append(want, f...)
-		if i == 1 {
-			h.SendTo([]hub.Target{{User: "u"}}, &hub.Frame{B: f})
-			continue
-		}
-		b.SendTo([]hub.Target{{User: "u", Mark: &mark}}, &hub.Frame{B: f, Msg: fmt.Sprint("m", i)})
-	}
+	fs, want := liveFrames(3, 100)
+	b.SendTo([]hub.Target{{User: "u", Mark: &mark}}, &hub.Frame{B: fs[0], Msg: "m0"})
+	h.SendTo([]hub.Target{{User: "u"}}, &hub.Frame{B: fs[1]})
+	b.SendTo([]hub.Target{{User: "u", Mark: &mark}}, &hub.Frame{B: fs[2], Msg: "m2"})
 	r.quiet(t, 100*time.Millisecond, len("P\n\n"))
 	if mark.Load() {
 		t.Fatal("a held frame is marked delivered")
 	}
 	b.Flush()
 	r.waitBytes(t, 5*time.Second, want)
-	eventually(t, 2*time.Second, "mark of the held frames", mark.Load)
+	eventually(t, "mark of the held frames", mark.Load)
 	// The burst is empty again: a flush sends nothing twice.
 	b.Flush()
 	r.quiet(t, 50*time.Millisecond, len(want))

@@ -53,7 +53,7 @@ func TestListener(t *testing.T) {
 	h.SetListener(rec)
 	p := newPairer(t)
 	r1 := startLive(t, h, p, "u")
-	eventually(t, 2*time.Second, "online", func() bool { return rec.has("presence u 1") })
+	eventually(t, "online", func() bool { return rec.has("presence u 1") })
 	r2 := startLive(t, h, p, "u")
 	if n := rec.count("presence u 1"); n != 1 {
 		t.Errorf("presence u 1 told %d times for two streams, want once", n)
@@ -63,7 +63,7 @@ func TestListener(t *testing.T) {
 	h.SendTo([]hub.Target{{User: "u", Mark: &mark}}, f)
 	r1.waitBytes(t, 5*time.Second, append([]byte("P\n\n"), f.B...))
 	r2.waitBytes(t, 5*time.Second, append([]byte("P\n\n"), f.B...))
-	eventually(t, 2*time.Second, "delivered", func() bool { return rec.has("delivered m1 u") })
+	eventually(t, "delivered", func() bool { return rec.has("delivered m1 u") })
 	if n := rec.count("delivered m1 u"); n != 1 {
 		t.Errorf("delivered told %d times for two streams, want once", n)
 	}
@@ -89,7 +89,7 @@ func TestListener(t *testing.T) {
 	}
 
 	h.CloseUser("u")
-	eventually(t, 2*time.Second, "offline", func() bool { return rec.has("presence u 0") })
+	eventually(t, "offline", func() bool { return rec.has("presence u 0") })
 	if n := rec.count("presence u 0"); n != 1 {
 		t.Errorf("presence u 0 told %d times, want once (for the last stream)", n)
 	}
@@ -105,16 +105,7 @@ func TestApps(t *testing.T) {
 		t.Fatal("Apps() with none open")
 	}
 	start := func(filter string) *reader {
-		srv, cli := p.pair(t, false)
-		r := startReader(cli)
-		s, err := h.AttachApp(filter)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Start(srv, replayOf([]byte("A\n\n"), nil)); err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return startStream(t, p, "A\n\n", func() (*hub.Stream, error) { return h.AttachApp(filter) })
 	}
 	a, b := start("a"), start("b")
 	if !h.Apps() || h.Open() != 2 || h.UsersOnline() != 0 {
@@ -157,6 +148,6 @@ func TestOnlineNoticesAClosedPeer(t *testing.T) {
 		t.Fatalf("Online = %d, want 2", n)
 	}
 	cli.Close()
-	eventually(t, 2*time.Second, "the closed peer uncounted", func() bool { return h.Online("u") == 1 })
-	eventually(t, 2*time.Second, "the stream removed", func() bool { return h.Open() == 1 })
+	eventually(t, "the closed peer uncounted", func() bool { return h.Online("u") == 1 })
+	eventually(t, "the stream removed", func() bool { return h.Open() == 1 })
 }
