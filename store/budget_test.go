@@ -11,10 +11,7 @@ import (
 // never exceeds the budget, live or replayed, and a replay with the same
 // budget ends where the live hub did.
 func TestBudget(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir, nil)
-	opts.MaxPendingTotal = 20
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, nil, func(o *Options) { o.MaxPendingTotal = 20 })
 	var users []string
 	for i := range 5 {
 		u := fmt.Sprint("u", i)
@@ -49,10 +46,7 @@ func TestBudget(t *testing.T) {
 	want := dumpState(t, s, users, append(msgs, big.ID))
 	s = reopen(t, s, opts)
 	sameState(t, "replay with the same budget", want, dumpState(t, s, users, append(msgs, big.ID)))
-	if err := s.Compact(); err != nil {
-		t.Fatal(err)
-	}
-	s = reopen(t, s, opts)
+	s = compactAndReopen(t, s, opts)
 	got := dumpState(t, s, users, append(msgs, big.ID))
 	got.Stats.OverBudget, want.Stats.OverBudget = 0, 0 // a counter of what this process dropped
 	sameState(t, "compaction", want, got)

@@ -12,10 +12,7 @@ import (
 // succeed, their seqs are unique and contiguous, and they shared writes.
 func TestGroupCommit(t *testing.T) {
 	const writers, each = 64, 20
-	dir := t.TempDir()
-	opts := testOptions(dir, nil)
-	opts.Fsync = FsyncAlways
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, nil, func(o *Options) { o.Fsync = FsyncAlways })
 	for w := range writers {
 		putUser(t, s, fmt.Sprint("w", w))
 	}
@@ -76,7 +73,7 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	mustClose(t, s)
-	data := readFile(t, logPath(dir))
+	data := readFile(t, logPath(opts.Dir))
 	if n := checkIntact(t, data); n != writers+writers*each {
 		t.Fatalf("log holds %d records, want %d", n, writers+writers*each)
 	}

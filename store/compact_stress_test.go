@@ -33,21 +33,16 @@ func TestCompactUnderLoad(t *testing.T) {
 		wg.Go(func() {
 			user := fmt.Sprintf("u%d", w)
 			for i := range perWriter {
-				rc, err := s.Notify(ctx, Notification{Users: []string{user}, Event: "message", Body: []byte(`{"i":1}`), TTL: time.Hour})
-				if err != nil {
-					t.Error(err)
+				acked := i%3 == 0
+				id, ok := notifyAcked(t, s, Notification{Users: []string{user}, Event: "message", Body: []byte(`{"i":1}`), TTL: time.Hour}, acked)
+				if !ok {
 					return
 				}
-				if i%3 == 0 {
-					if err := s.Ack(ctx, rc.ID, user); err != nil {
-						t.Error(err)
-						return
-					}
-					continue
+				if !acked {
+					mu.Lock()
+					open[id] = user
+					mu.Unlock()
 				}
-				mu.Lock()
-				open[rc.ID] = user
-				mu.Unlock()
 			}
 		})
 	}

@@ -326,9 +326,6 @@ func TestGoldenSnapshot(t *testing.T) {
 	want := dumpState(t, s, users, msgs)
 	s = reopen(t, s, opts)
 	sameState(t, "reopen", want, dumpState(t, s, users, msgs))
-	if err := s.Compact(); err != nil {
-		t.Fatal(err)
-	}
-	s = reopen(t, s, opts)
+	s = compactAndReopen(t, s, opts)
 	sameState(t, "compact and reopen", want, dumpState(t, s, users, msgs))
 }

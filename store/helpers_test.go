@@ -69,6 +69,18 @@ func testOptions(dir string, clk *fakeClock) Options {
 	return Options{Dir: dir, Fsync: FsyncNever, CompactMin: -1, Now: clk.Now}
 }
 
+// newStore opens a store with testOptions (on clk, or a new fake clock) on
+// a new directory, changed by each of with, and returns it with its
+// options for reopen.
+func newStore(tb testing.TB, clk *fakeClock, with ...func(*Options)) (*Store, Options) {
+	tb.Helper()
+	opts := testOptions(tb.TempDir(), clk)
+	for _, f := range with {
+		f(&opts)
+	}
+	return mustOpen(tb, opts), opts
+}
+
 func mustOpen(tb testing.TB, opts Options) *Store {
 	tb.Helper()
 	s, err := Open(opts)
@@ -91,6 +103,32 @@ func reopen(tb testing.TB, s *Store, opts Options) *Store {
 	tb.Helper()
 	mustClose(tb, s)
 	return mustOpen(tb, opts)
+}
+
+// compactAndReopen compacts s, closes it and opens its directory again:
+// the state then comes from the snapshot.
+func compactAndReopen(tb testing.TB, s *Store, opts Options) *Store {
+	tb.Helper()
+	if err := s.Compact(); err != nil {
+		tb.Fatal(err)
+	}
+	return reopen(tb, s, opts)
+}
+
+// notifyAcked is a step of a writer goroutine in the compaction tests: it
+// notifies n and, if ack, acknowledges the copy of n's one user. It returns
+// the message's id, or false after a failure, which it reports with t.Error
+// (a goroutine may not end the test).
+func notifyAcked(t *testing.T, s *Store, n Notification, ack bool) (string, bool) {
+	rc, err := s.Notify(bg, n)
+	if err == nil && ack {
+		err = s.Ack(bg, rc.ID, n.Users[0])
+	}
+	if err != nil {
+		t.Error(err)
+		return "", false
+	}
+	return rc.ID, true
 }
 
 func readFile(tb testing.TB, path string) []byte {

@@ -51,17 +51,12 @@ func TestReplacementIsWholeOrAbsent(t *testing.T) {
 // TestKeysAfterRestartAndCompaction: the key index is rebuilt by replay
 // and from a snapshot, so a replacement after either finds the open copy.
 func TestKeysAfterRestartAndCompaction(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir, nil)
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, nil)
 	putUser(t, s, "ann")
 	old := notify(t, s, Notification{Users: []string{"ann"}, Key: "k"})
 	s = reopen(t, s, opts)
 	mid := notify(t, s, Notification{Users: []string{"ann"}, Key: "k"})
-	if err := s.Compact(); err != nil {
-		t.Fatal(err)
-	}
-	s = reopen(t, s, opts)
+	s = compactAndReopen(t, s, opts)
 	last := notify(t, s, Notification{Users: []string{"ann"}, Key: "k"})
 	if ids := pendingIDs(t, s, "ann"); !slices.Equal(ids, []string{last.ID}) {
 		t.Fatalf("pending %v, want only %s", ids, last.ID)

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"rtchub/internal/testkit/testio"
 )
 
 func body(s string) json.RawMessage { return json.RawMessage(s) }
@@ -47,6 +48,14 @@ func putGroup(t *testing.T, s *Store, id string, users ...string) {
 	}
 }
 
+// putTeam puts the group g, then ann and bob in it.
+func putTeam(t *testing.T, s *Store) {
+	t.Helper()
+	putGroup(t, s, "g")
+	putUser(t, s, "ann", "g")
+	putUser(t, s, "bob", "g")
+}
+
 func ack(t *testing.T, s *Store, msg, user string) {
 	t.Helper()
 	if err := s.Ack(bg, msg, user); err != nil {
@@ -55,9 +64,7 @@ func ack(t *testing.T, s *Store, msg, user string) {
 }
 
 func TestUsersGroupsAndFanOut(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir, nil)
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, nil)
 
 	if g, created, err := s.PutGroup(bg, "ops", nil); err != nil || !created || g.ID != "ops" || len(g.Users) != 0 {
 		t.Fatalf("PutGroup: %+v %v %v", g, created, err)
@@ -205,12 +212,8 @@ func TestNotifyRefusals(t *testing.T) {
 }
 
 func TestDeleteAndRevokeUser(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir, nil)
-	s := mustOpen(t, opts)
-	putGroup(t, s, "g")
-	putUser(t, s, "ann", "g")
-	putUser(t, s, "bob", "g")
+	s, opts := newStore(t, nil)
+	putTeam(t, s)
 	m1 := notify(t, s, Notification{Groups: []string{"g"}})
 	m2 := notify(t, s, Notification{Users: []string{"ann"}})
 
@@ -292,10 +295,7 @@ func TestDeleteAndRevokeUser(t *testing.T) {
 	want := dumpState(t, s, users, msgs)
 	s = reopen(t, s, opts)
 	sameState(t, "restart", want, dumpState(t, s, users, msgs))
-	if err := s.Compact(); err != nil {
-		t.Fatal(err)
-	}
-	s = reopen(t, s, opts)
+	s = compactAndReopen(t, s, opts)
 	got := dumpState(t, s, users, msgs)
 	// m1 and m2 have no copies left: they are done, and done messages are
 	// not part of a snapshot (see TestKeepAckedAcrossCompaction).
@@ -304,9 +304,7 @@ func TestDeleteAndRevokeUser(t *testing.T) {
 }
 
 func TestClients(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir, nil)
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, nil)
 	if created, err := s.PutClient(bg, "c1", "backend", "h1"); err != nil || !created {
 		t.Fatalf("PutClient: %v %v", created, err)
 	}
@@ -329,10 +327,7 @@ func TestClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = reopen(t, s, opts)
-	if err := s.Compact(); err != nil {
-		t.Fatal(err)
-	}
-	s = reopen(t, s, opts)
+	s = compactAndReopen(t, s, opts)
 	if _, gen, ok := s.Client("c1"); ok || gen != 1 {
 		t.Fatalf("c1 after compact and restart: gen %d ok %v", gen, ok)
 	}
@@ -344,11 +339,10 @@ func TestClients(t *testing.T) {
 // TestRestartAndCompact builds a state with every kind of record, many of
 // them dead, and checks that restart and compaction keep it.
 func TestRestartAndCompact(t *testing.T) {
-	dir := t.TempDir()
 	clk := newClock()
-	opts := testOptions(dir, clk)
-	opts.KeepAcked = -1 // acknowledged messages are dead data here
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, clk, func(o *Options) {
+		o.KeepAcked = -1 // acknowledged messages are dead data here
+	})
 	if _, err := s.PutClient(bg, "app", "app", "hash"); err != nil {
 		t.Fatal(err)
 	}
@@ -384,11 +378,11 @@ func TestRestartAndCompact(t *testing.T) {
 	s = reopen(t, s, opts)
 	sameState(t, "restart", want, dumpState(t, s, users, open))
 
-	before := fileSize(t, logPath(dir))
+	before := fileSize(t, logPath(opts.Dir))
 	if err := s.Compact(); err != nil {
 		t.Fatal(err)
 	}
-	after := fileSize(t, logPath(dir))
+	after := fileSize(t, logPath(opts.Dir))
 	if after >= before/10 {
 		t.Fatalf("compaction: %d -> %d bytes", before, after)
 	}
@@ -396,7 +390,7 @@ func TestRestartAndCompact(t *testing.T) {
 		t.Fatalf("metrics: %d compactions, log bytes %d (file %d)", s.Metrics.Compactions.Load(), s.Metrics.LogBytes.Load(), after)
 	}
 	sameState(t, "compact (in memory)", want, dumpState(t, s, users, open))
-	if _, err := os.Stat(logPath(dir) + compactSuffix); !os.IsNotExist(err) {
+	if _, err := os.Stat(logPath(opts.Dir) + compactSuffix); !os.IsNotExist(err) {
 		t.Fatalf("compaction left its temporary file: %v", err)
 	}
 
@@ -410,7 +404,7 @@ func TestRestartAndCompact(t *testing.T) {
 	s = reopen(t, s, opts)
 	sameState(t, "compact and restart", want, dumpState(t, s, users, open))
 	mustClose(t, s)
-	if rep, err := Verify(dir, false); err != nil || !rep.OK() {
+	if rep, err := Verify(opts.Dir, false); err != nil || !rep.OK() {
 		t.Fatalf("verify: %+v, %v", rep, err)
 	}
 }
@@ -427,9 +421,7 @@ func fileSize(t *testing.T, path string) int64 {
 // TestCompactConcurrentWrites compacts while writers append: every
 // committed record must be in the new log.
 func TestCompactConcurrentWrites(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir, nil)
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, nil)
 	for i := range 8 {
 		putUser(t, s, fmt.Sprint("w", i))
 	}
@@ -454,19 +446,14 @@ func TestCompactConcurrentWrites(t *testing.T) {
 					return
 				default:
 				}
-				rc, err := s.Notify(bg, Notification{Users: []string{u}, Body: body(`{}`), TTL: time.Hour})
-				if err != nil {
-					t.Error(err)
+				acked := n%2 == 0
+				id, ok := notifyAcked(t, s, Notification{Users: []string{u}, Body: body(`{}`), TTL: time.Hour}, acked)
+				if !ok {
 					return
 				}
-				if n%2 == 0 {
-					if err := s.Ack(bg, rc.ID, u); err != nil {
-						t.Error(err)
-						return
-					}
-				} else {
+				if !acked {
 					mu.Lock()
-					ids = append(ids, rc.ID)
+					ids = append(ids, id)
 					mu.Unlock()
 				}
 			}
@@ -491,11 +478,10 @@ func TestCompactConcurrentWrites(t *testing.T) {
 
 // TestAutoCompaction lets the writer start compactions on its own.
 func TestAutoCompaction(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir, nil)
-	opts.CompactMin = 50
-	opts.KeepAcked = -1 // acknowledged messages are dead data here
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, nil, func(o *Options) {
+		o.CompactMin = 50
+		o.KeepAcked = -1 // acknowledged messages are dead data here
+	})
 	putUser(t, s, "ann")
 	var open []string
 	for i := range 400 {
@@ -522,10 +508,8 @@ func TestAutoCompaction(t *testing.T) {
 // TestMessageExpiry uses the fake clock: the store's timer waits in real
 // time, so expiry shows in Subscribe's filter and at the next open.
 func TestMessageExpiry(t *testing.T) {
-	dir := t.TempDir()
 	clk := newClock()
-	opts := testOptions(dir, clk)
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, clk)
 	putUser(t, s, "ann")
 	short := notify(t, s, Notification{Users: []string{"ann"}, TTL: time.Hour})
 	long := notify(t, s, Notification{Users: []string{"ann"}, TTL: 10 * time.Hour})
@@ -554,7 +538,7 @@ func TestMessageExpiry(t *testing.T) {
 	if err := s.Compact(); err != nil {
 		t.Fatal(err)
 	}
-	data := readFile(t, logPath(dir))
+	data := readFile(t, logPath(opts.Dir))
 	if bytes.Contains(data, []byte(long.ID)) {
 		t.Fatalf("compacted log holds an expired message:\n%s", data)
 	}
@@ -565,10 +549,7 @@ func TestMessageExpiry(t *testing.T) {
 }
 
 func TestPendingCap(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir, nil)
-	opts.MaxPending = 3
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, nil, func(o *Options) { o.MaxPending = 3 })
 	putUser(t, s, "ann")
 	putUser(t, s, "bob")
 	var ids []string
@@ -613,11 +594,8 @@ func TestPendingCap(t *testing.T) {
 // live must stay dropped after a restart, even when the message that
 // pushed it out has expired by then.
 func TestPendingCapReplayWithExpiredMessage(t *testing.T) {
-	dir := t.TempDir()
 	clk := newClock()
-	opts := testOptions(dir, clk)
-	opts.MaxPending = 3
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, clk, func(o *Options) { o.MaxPending = 3 })
 	putUser(t, s, "ann")
 	var ids []string
 	for range 3 {
@@ -638,10 +616,7 @@ func TestPendingCapReplayWithExpiredMessage(t *testing.T) {
 }
 
 func TestKeepAcked(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir, nil)
-	opts.KeepAcked = 2
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, nil, func(o *Options) { o.KeepAcked = 2 })
 	putUser(t, s, "ann")
 	var ids []string
 	for range 3 {
@@ -680,9 +655,7 @@ func TestKeepAcked(t *testing.T) {
 // stay queryable (`-keep-acked`: "kept for GET /api/message"), and they do
 // across a plain restart, but not across a compaction and restart.
 func TestKeepAckedAcrossCompaction(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir, nil)
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, nil)
 	putUser(t, s, "ann")
 	rc := notify(t, s, Notification{Users: []string{"ann"}})
 	ack(t, s, rc.ID, "ann")
@@ -690,10 +663,7 @@ func TestKeepAckedAcrossCompaction(t *testing.T) {
 	if _, ok := s.Message(rc.ID); !ok {
 		t.Fatal("acknowledged message lost by a plain restart")
 	}
-	if err := s.Compact(); err != nil {
-		t.Fatal(err)
-	}
-	s = reopen(t, s, opts)
+	s = compactAndReopen(t, s, opts)
 	if _, ok := s.Message(rc.ID); !ok {
 		t.Fatalf("acknowledged message %s kept before the compaction (KeepAcked default 10000) is gone after "+
 			"compaction and restart: the snapshot writes only open messages (snapshot.go:45)", rc.ID)
@@ -701,12 +671,8 @@ func TestKeepAckedAcrossCompaction(t *testing.T) {
 }
 
 func TestBackup(t *testing.T) {
-	dir := t.TempDir()
-	opts := testOptions(dir, nil)
-	s := mustOpen(t, opts)
-	putGroup(t, s, "g")
-	putUser(t, s, "ann", "g")
-	putUser(t, s, "bob", "g")
+	s, opts := newStore(t, nil)
+	putTeam(t, s)
 	a := notify(t, s, Notification{Groups: []string{"g"}})
 	ack(t, s, a.ID, "ann")
 	b := notify(t, s, Notification{Users: []string{"bob"}})
@@ -714,7 +680,7 @@ func TestBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := []byte("secret signing key\n")
-	writeFile(t, filepath.Join(dir, "signing.key"), key)
+	writeFile(t, filepath.Join(opts.Dir, "signing.key"), key)
 
 	var buf bytes.Buffer
 	if err := s.Backup(&buf); err != nil {
@@ -726,22 +692,10 @@ func TestBackup(t *testing.T) {
 	notify(t, s, Notification{Users: []string{"ann"}})
 
 	restored := t.TempDir()
-	tr := tar.NewReader(&buf)
 	var names []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, h.Name)
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(restored, h.Name), data)
+	for _, e := range testio.ReadTar(t, &buf) {
+		names = append(names, e.Name)
+		writeFile(t, filepath.Join(restored, e.Name), e.Data)
 	}
 	slices.Sort(names)
 	if !slices.Equal(names, []string{"rtchub.log", "signing.key"}) {
@@ -755,7 +709,7 @@ func TestBackup(t *testing.T) {
 	want.Stats.Seq += SeqGap
 	sameState(t, "restored backup", want, dumpState(t, r, users, msgs))
 
-	if err := os.Remove(filepath.Join(dir, KeyName)); err != nil {
+	if err := os.Remove(filepath.Join(opts.Dir, KeyName)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Backup(io.Discard); err == nil {
@@ -885,11 +839,8 @@ func TestCompactionKeepsWhatLiveKeeps(t *testing.T) {
 			// compacted then restarted, then once more after a later
 			// acknowledgement evicts the oldest kept message.
 			run := func(restart, compact bool) string {
-				dir := t.TempDir()
 				clk := newClock()
-				opts := testOptions(dir, clk)
-				opts.KeepAcked = tt.keepAcked
-				s := mustOpen(t, opts)
+				s, opts := newStore(t, clk, func(o *Options) { o.KeepAcked = tt.keepAcked })
 				ids := tt.steps(t, s, clk, nil)
 				if compact {
 					if err := s.Compact(); err != nil {
@@ -939,10 +890,8 @@ func TestCompactionKeepsWhatLiveKeeps(t *testing.T) {
 // did live, or the deleted user's expired copy would close as "done" (and
 // stay queryable) and a late ack would land on a message that had expired.
 func TestRecordsAfterAnExpirySweep(t *testing.T) {
-	dir := t.TempDir()
 	clk := newClock()
-	opts := testOptions(dir, clk)
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, clk)
 	putUser(t, s, "ann")
 	putUser(t, s, "bob")
 	gone := notify(t, s, Notification{Users: []string{"ann"}, TTL: 20 * time.Millisecond})
