@@ -1,7 +1,6 @@
 package admin_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,19 +15,19 @@ import (
 	"rtchub/auth"
 	"rtchub/internal/admin"
 	"rtchub/internal/testkit"
+	"rtchub/internal/testkit/testio"
 	"rtchub/store"
 )
 
-func TestAdminClients(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	h := testkit.StartHub(t, dir)
-	st := h.Server.Store()
+// adminCaller returns a function that sends a request to the admin socket
+// in dir, as `rtchub client` and the other commands do, and returns the
+// answer.
+func adminCaller(t *testing.T, dir string) func(method, path, body string) testkit.Resp {
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", filepath.Join(dir, admin.SocketName))
 	}}}
-	call := func(method, path, body string) testkit.Resp {
+	return func(method, path, body string) testkit.Resp {
 		t.Helper()
 		var rd io.Reader
 		if body != "" {
@@ -43,6 +42,14 @@ func TestAdminClients(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return testkit.Resp{Status: res.StatusCode, Header: res.Header, Body: b}
 	}
+}
+
+func TestAdminClients(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := testkit.StartHub(t, dir)
+	st := h.Server.Store()
+	call := adminCaller(t, dir)
 	list := func() []admin.Client {
 		t.Helper()
 		r := call("GET", "/clients", "")
@@ -130,20 +137,12 @@ func TestAdminClients(t *testing.T) {
 	if r.Status != 200 || r.Header.Get("Content-Type") != "application/x-tar" {
 		t.Fatalf("backup: %d %q", r.Status, r.Header.Get("Content-Type"))
 	}
-	tr := tar.NewReader(bytes.NewReader(r.Body))
 	var names []string
 	var logData []byte
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("backup is not a tar: %v", err)
-		}
-		names = append(names, h.Name)
-		if strings.HasSuffix(h.Name, store.LogName) {
-			logData, _ = io.ReadAll(tr)
+	for _, e := range testio.ReadTar(t, bytes.NewReader(r.Body)) {
+		names = append(names, e.Name)
+		if strings.HasSuffix(e.Name, store.LogName) {
+			logData = e.Data
 		}
 	}
 	if logData == nil || !bytes.Contains(logData, []byte(gen.ID)) {
