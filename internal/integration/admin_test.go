@@ -2,15 +2,14 @@ package integration
 
 import (
 	"archive/tar"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"rtchub/internal/testkit"
+	"rtchub/internal/testkit/testio"
 	"rtchub/store"
 )
 
@@ -107,6 +106,7 @@ func TestCompactAndBackup(t *testing.T) {
 	}
 }
 
+// untar writes the regular files of the tar archive file into dir.
 func untar(t testing.TB, file, dir string) {
 	t.Helper()
 	f, err := os.Open(file)
@@ -114,26 +114,14 @@ func untar(t testing.TB, file, dir string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
 	n := 0
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("backup is not a valid tar: %v", err)
-		}
-		if hdr.Typeflag != tar.TypeReg {
+	for _, e := range testio.ReadTar(t, f) {
+		if e.Typeflag != tar.TypeReg {
 			continue
 		}
-		name := filepath.Join(dir, filepath.Clean("/"+hdr.Name))
+		name := filepath.Join(dir, filepath.Clean("/"+e.Name))
 		os.MkdirAll(filepath.Dir(name), 0o700)
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(name, b, os.FileMode(hdr.Mode).Perm()); err != nil {
+		if err := os.WriteFile(name, e.Data, os.FileMode(e.Mode).Perm()); err != nil {
 			t.Fatal(err)
 		}
 		n++

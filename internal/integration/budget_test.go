@@ -21,9 +21,7 @@ import (
 // done (not root, no writable cgroup hierarchy).
 func memoryCgroup(t *testing.T, limit int64) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to make a cgroup")
-	}
+	needRoot(t, "make a cgroup")
 	name := fmt.Sprintf("rtchub-test-%d", os.Getpid())
 	for _, c := range []struct{ root, file string }{
 		{"/sys/fs/cgroup/memory", "memory.limit_in_bytes"},

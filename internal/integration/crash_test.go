@@ -56,67 +56,59 @@ func TestCrashKill9(t *testing.T) {
 	var wg sync.WaitGroup
 	tr := &http.Transport{MaxIdleConnsPerHost: 16}
 	client := &http.Client{Transport: tr, Timeout: 4 * testkit.Guard}
-	for g := 0; g < 8; g++ {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				body := map[string]any{"message": map[string]int{"g": g, "i": i}}
-				var to []string
-				switch (g + i) % 4 {
-				case 0:
-					u := users[(g+i/4)%4]
-					body["users"], to = []string{u}, []string{u}
-				case 1:
-					body["groups"], to = []string{"evens"}, members["evens"]
-				case 2:
-					body["groups"], body["users"], to = []string{"all"}, []string{"u1"}, users
-				case 3:
-					body["users"], to = []string{"u1", "u3"}, []string{"u1", "u3"}
-				}
-				b, _ := json.Marshal(body)
-				req, _ := http.NewRequest("POST", h.API+"/api/message/notify", bytes.NewReader(b))
-				req.Header.Set("Authorization", "Bearer "+appTok)
-				res, err := client.Do(req)
-				a := attempt{G: g, I: i, To: to}
-				if err != nil {
-					a.Failed = true
-					mu.Lock()
-					inflight[[2]int{g, i}] = a
-					mu.Unlock()
-					return
-				}
-				rb, err := io.ReadAll(res.Body)
-				res.Body.Close()
-				if err != nil || res.StatusCode != 202 {
-					a.Failed = true
-					mu.Lock()
-					inflight[[2]int{g, i}] = a
-					select {
-					case <-stop:
-					default:
-						early = append(early, fmt.Sprintf("%d %s (err %v)", res.StatusCode, rb, err))
-					}
-					mu.Unlock()
-					return
-				}
-				var rc testkit.Receipt
-				if err := json.Unmarshal(rb, &rc); err != nil || rc.ID == "" || rc.Recipients != len(to) {
-					mu.Lock()
-					early = append(early, fmt.Sprintf("bad 202 body %s for %d recipients", rb, len(to)))
-					mu.Unlock()
-					return
-				}
-				a.ID, a.Seq = rc.ID, rc.Seq
-				mu.Lock()
-				answered[rc.ID] = a
-				mu.Unlock()
+	workers(&wg, stop, 8, 0, func(g, i int) bool {
+		body := map[string]any{"message": map[string]int{"g": g, "i": i}}
+		var to []string
+		switch (g + i) % 4 {
+		case 0:
+			u := users[(g+i/4)%4]
+			body["users"], to = []string{u}, []string{u}
+		case 1:
+			body["groups"], to = []string{"evens"}, members["evens"]
+		case 2:
+			body["groups"], body["users"], to = []string{"all"}, []string{"u1"}, users
+		case 3:
+			body["users"], to = []string{"u1", "u3"}, []string{"u1", "u3"}
+		}
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", h.API+"/api/message/notify", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+appTok)
+		res, err := client.Do(req)
+		a := attempt{G: g, I: i, To: to}
+		if err != nil {
+			a.Failed = true
+			mu.Lock()
+			inflight[[2]int{g, i}] = a
+			mu.Unlock()
+			return false
+		}
+		rb, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil || res.StatusCode != 202 {
+			a.Failed = true
+			mu.Lock()
+			inflight[[2]int{g, i}] = a
+			select {
+			case <-stop:
+			default:
+				early = append(early, fmt.Sprintf("%d %s (err %v)", res.StatusCode, rb, err))
 			}
-		})
-	}
+			mu.Unlock()
+			return false
+		}
+		var rc testkit.Receipt
+		if err := json.Unmarshal(rb, &rc); err != nil || rc.ID == "" || rc.Recipients != len(to) {
+			mu.Lock()
+			early = append(early, fmt.Sprintf("bad 202 body %s for %d recipients", rb, len(to)))
+			mu.Unlock()
+			return false
+		}
+		a.ID, a.Seq = rc.ID, rc.Seq
+		mu.Lock()
+		answered[rc.ID] = a
+		mu.Unlock()
+		return true
+	})
 	time.Sleep(2 * time.Second)
 	mu.Lock()
 	n := len(answered)
@@ -280,8 +272,7 @@ func TestCrashKeepsRecallsAndReplacements(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	cmd, exited, h := startChild(t, dir)
-	h.PutUser(t, "keyed")
-	h.PutUser(t, "recalled")
+	h.PutUsers(t, "keyed", "recalled")
 	appTok := h.AccessToken(t)
 	client := &http.Client{Timeout: 4 * testkit.Guard}
 	call := func(method, path string, body any) (int, []byte, error) {
@@ -310,58 +301,50 @@ func TestCrashKeepsRecallsAndReplacements(t *testing.T) {
 		wg       sync.WaitGroup
 		early    []string
 	)
-	for g := range 4 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if g%2 == 0 {
-					code, b, err := call("POST", "/api/message/notify", map[string]any{"users": []string{"keyed"}, "key": "level", "message": i})
-					if err != nil || code != 202 {
-						return
-					}
-					var rc testkit.Receipt
-					json.Unmarshal(b, &rc)
-					mu.Lock()
-					keyed = append(keyed, rc.ID)
-					lastSeq = max(lastSeq, rc.Seq)
-					mu.Unlock()
-					continue
-				}
-				code, b, err := call("POST", "/api/message/notify", map[string]any{"users": []string{"recalled"}, "message": i})
-				if err != nil || code != 202 {
-					return
-				}
-				var rc testkit.Receipt
-				json.Unmarshal(b, &rc)
-				mu.Lock()
-				kept[rc.ID] = true
-				mu.Unlock()
-				if i%2 == 1 {
-					continue
-				}
-				code, b, err = call("DELETE", "/api/message/"+rc.ID, nil)
-				if err != nil {
-					// In flight at the kill: it may have been recalled.
-					mu.Lock()
-					delete(kept, rc.ID)
-					mu.Unlock()
-					return
-				}
-				mu.Lock()
-				if code == 204 {
-					recalled[rc.ID] = true
-					delete(kept, rc.ID)
-				} else {
-					early = append(early, fmt.Sprintf("DELETE: %d %s", code, b))
-				}
-				mu.Unlock()
+	workers(&wg, stop, 4, 0, func(g, i int) bool {
+		if g%2 == 0 {
+			code, b, err := call("POST", "/api/message/notify", map[string]any{"users": []string{"keyed"}, "key": "level", "message": i})
+			if err != nil || code != 202 {
+				return false
 			}
-		})
-	}
+			var rc testkit.Receipt
+			json.Unmarshal(b, &rc)
+			mu.Lock()
+			keyed = append(keyed, rc.ID)
+			lastSeq = max(lastSeq, rc.Seq)
+			mu.Unlock()
+			return true
+		}
+		code, b, err := call("POST", "/api/message/notify", map[string]any{"users": []string{"recalled"}, "message": i})
+		if err != nil || code != 202 {
+			return false
+		}
+		var rc testkit.Receipt
+		json.Unmarshal(b, &rc)
+		mu.Lock()
+		kept[rc.ID] = true
+		mu.Unlock()
+		if i%2 == 1 {
+			return true
+		}
+		code, b, err = call("DELETE", "/api/message/"+rc.ID, nil)
+		if err != nil {
+			// In flight at the kill: it may have been recalled.
+			mu.Lock()
+			delete(kept, rc.ID)
+			mu.Unlock()
+			return false
+		}
+		mu.Lock()
+		if code == 204 {
+			recalled[rc.ID] = true
+			delete(kept, rc.ID)
+		} else {
+			early = append(early, fmt.Sprintf("DELETE: %d %s", code, b))
+		}
+		mu.Unlock()
+		return true
+	})
 	time.Sleep(1500 * time.Millisecond)
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)

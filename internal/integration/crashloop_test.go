@@ -56,45 +56,37 @@ func TestCrashLoop(t *testing.T) {
 		client := &http.Client{Transport: tr, Timeout: 4 * testkit.Guard}
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		for g := range notifiers {
-			wg.Go(func() {
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					k := key{g, i, c}
-					b, _ := json.Marshal(map[string]any{"users": []string{users[g]}, "message": k})
-					req, _ := http.NewRequest("POST", h.API+"/api/message/notify", bytes.NewReader(b))
-					req.Header.Set("Authorization", "Bearer "+tok)
-					res, err := client.Do(req)
-					if err != nil {
-						mu.Lock()
-						inflight[k] = true
-						mu.Unlock()
-						return
-					}
-					rb, rerr := io.ReadAll(res.Body)
-					res.Body.Close()
-					var rc testkit.Receipt
-					if rerr != nil || res.StatusCode != http.StatusAccepted || json.Unmarshal(rb, &rc) != nil {
-						mu.Lock()
-						inflight[k] = true
-						select {
-						case <-stop:
-						default:
-							refused = append(refused, fmt.Sprintf("cycle %d: %d %s %v", c, res.StatusCode, rb, rerr))
-						}
-						mu.Unlock()
-						return
-					}
-					mu.Lock()
-					answered[k] = rc.ID
-					mu.Unlock()
+		workers(&wg, stop, notifiers, 0, func(g, i int) bool {
+			k := key{g, i, c}
+			b, _ := json.Marshal(map[string]any{"users": []string{users[g]}, "message": k})
+			req, _ := http.NewRequest("POST", h.API+"/api/message/notify", bytes.NewReader(b))
+			req.Header.Set("Authorization", "Bearer "+tok)
+			res, err := client.Do(req)
+			if err != nil {
+				mu.Lock()
+				inflight[k] = true
+				mu.Unlock()
+				return false
+			}
+			rb, rerr := io.ReadAll(res.Body)
+			res.Body.Close()
+			var rc testkit.Receipt
+			if rerr != nil || res.StatusCode != http.StatusAccepted || json.Unmarshal(rb, &rc) != nil {
+				mu.Lock()
+				inflight[k] = true
+				select {
+				case <-stop:
+				default:
+					refused = append(refused, fmt.Sprintf("cycle %d: %d %s %v", c, res.StatusCode, rb, rerr))
 				}
-			})
-		}
+				mu.Unlock()
+				return false
+			}
+			mu.Lock()
+			answered[k] = rc.ID
+			mu.Unlock()
+			return true
+		})
 		time.Sleep(time.Duration(50+rng.IntN(450)) * time.Millisecond)
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)

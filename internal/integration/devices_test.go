@@ -109,8 +109,7 @@ func TestAcksReachEveryDevice(t *testing.T) {
 func TestReconnectCatchesUp(t *testing.T) {
 	t.Parallel()
 	h := testkit.StartHub(t, t.TempDir())
-	h.PutUser(t, "ann")
-	h.PutUser(t, "bob")
+	h.PutUsers(t, "ann", "bob")
 	tok := h.UserToken(t, "ann", "")
 	laptop := testkit.DialSSE(t, h.SSE, tok)
 	m1 := h.Notify(t, map[string]any{"users": []string{"ann", "bob"}, "message": "one"})
@@ -199,8 +198,7 @@ func field(t testing.TB, h *testkit.Hub, id, name string) string {
 func TestKeyReplaces(t *testing.T) {
 	t.Parallel()
 	h := testkit.StartHub(t, t.TempDir())
-	h.PutUser(t, "ann")
-	h.PutUser(t, "bob")
+	h.PutUsers(t, "ann", "bob")
 	tok := h.UserToken(t, "ann", "")
 	battery := func(pct int, users ...string) testkit.Receipt {
 		return h.Notify(t, map[string]any{"users": users, "message": map[string]int{"battery": pct}, "key": "battery"})

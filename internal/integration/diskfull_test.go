@@ -26,9 +26,7 @@ import (
 // (not root, no mount namespace rights).
 func mountTmpfs(t *testing.T, size string) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
+	needRoot(t, "mount a tmpfs")
 	dir := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount a tmpfs here: %v %s", err, out)
@@ -89,44 +87,36 @@ func TestDiskFullHealsForReal(t *testing.T) {
 	var wg sync.WaitGroup
 	client := &http.Client{Timeout: 4 * testkit.Guard}
 	pad := strings.Repeat("x", 100)
-	for g := range 4 {
-		wg.Go(func() {
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				case <-time.After(2 * time.Millisecond):
-				}
-				b, _ := json.Marshal(map[string]any{"users": []string{"ann"}, "message": map[string]any{"g": g, "i": i, "pad": pad}})
-				req, _ := http.NewRequest("POST", h.API+"/api/message/notify", bytes.NewReader(b))
-				req.Header.Set("Authorization", "Bearer "+appTok)
-				res, err := client.Do(req)
-				if err != nil {
-					mu.Lock()
-					other = append(other, err.Error())
-					mu.Unlock()
-					return
-				}
-				rb, _ := io.ReadAll(res.Body)
-				res.Body.Close()
-				mu.Lock()
-				switch res.StatusCode {
-				case 202:
-					var rc testkit.Receipt
-					json.Unmarshal(rb, &rc)
-					accepted = append(accepted, rc.ID)
-				case 507:
-					refused++
-					if !strings.Contains(string(rb), "disk full") || res.Header.Get("Retry-After") == "" {
-						other = append(other, fmt.Sprintf("507 without the cause or Retry-After: %s", rb))
-					}
-				default:
-					other = append(other, fmt.Sprintf("%d %s", res.StatusCode, rb))
-				}
-				mu.Unlock()
+	workers(&wg, stop, 4, 2*time.Millisecond, func(g, i int) bool {
+		b, _ := json.Marshal(map[string]any{"users": []string{"ann"}, "message": map[string]any{"g": g, "i": i, "pad": pad}})
+		req, _ := http.NewRequest("POST", h.API+"/api/message/notify", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+appTok)
+		res, err := client.Do(req)
+		if err != nil {
+			mu.Lock()
+			other = append(other, err.Error())
+			mu.Unlock()
+			return false
+		}
+		rb, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		mu.Lock()
+		switch res.StatusCode {
+		case 202:
+			var rc testkit.Receipt
+			json.Unmarshal(rb, &rc)
+			accepted = append(accepted, rc.ID)
+		case 507:
+			refused++
+			if !strings.Contains(string(rb), "disk full") || res.Header.Get("Retry-After") == "" {
+				other = append(other, fmt.Sprintf("507 without the cause or Retry-After: %s", rb))
 			}
-		})
-	}
+		default:
+			other = append(other, fmt.Sprintf("%d %s", res.StatusCode, rb))
+		}
+		mu.Unlock()
+		return true
+	})
 	wg.Go(func() { // the health checker: the hub answers all along
 		for {
 			select {
@@ -211,17 +201,37 @@ func TestDiskFullHealsForReal(t *testing.T) {
 	}
 }
 
-// syncFailer is a log file whose syncs fail once fail is set.
-type syncFailer struct {
+// failingLog is a log file whose writes fail with writeErr and whose syncs
+// fail with syncErr (where not nil) while on is set.
+type failingLog struct {
 	store.LogFile
-	fail *atomic.Bool
+	on                *atomic.Bool
+	writeErr, syncErr error
 }
 
-func (f syncFailer) Datasync() error {
-	if f.fail.Load() {
-		return syscall.EIO
+func (f failingLog) Write(b []byte) (int, error) {
+	if f.writeErr != nil && f.on.Load() {
+		return 0, f.writeErr
+	}
+	return f.LogFile.Write(b)
+}
+
+func (f failingLog) Datasync() error {
+	if f.syncErr != nil && f.on.Load() {
+		return f.syncErr
 	}
 	return f.LogFile.Datasync()
+}
+
+// startFailingHub starts a hub on dir whose log fails as failingLog does
+// once the switch it returns is set.
+func startFailingHub(t *testing.T, dir string, writeErr, syncErr error) (*testkit.Hub, *atomic.Bool) {
+	t.Helper()
+	var on atomic.Bool
+	h := testkit.StartHub(t, dir, func(c *server.Config) {
+		c.Store.WrapLog = func(l store.LogFile) store.LogFile { return failingLog{l, &on, writeErr, syncErr} }
+	})
+	return h, &on
 }
 
 // TestFailedSyncStopsTheHub: after a failed fsync the hub answers no more
@@ -231,10 +241,7 @@ func (f syncFailer) Datasync() error {
 func TestFailedSyncStopsTheHub(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	var fail atomic.Bool
-	h := testkit.StartHub(t, dir, func(c *server.Config) {
-		c.Store.WrapLog = func(l store.LogFile) store.LogFile { return syncFailer{l, &fail} }
-	})
+	h, fail := startFailingHub(t, dir, nil, syscall.EIO)
 	h.PutUser(t, "ann")
 	kept := h.Notify(t, map[string]any{"users": []string{"ann"}, "message": "kept"})
 	fail.Store(true)

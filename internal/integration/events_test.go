@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -90,8 +89,7 @@ func wantApp(t testing.TB, c *testkit.Stream, name string, ok func(appEvent) boo
 func TestApplicationEvents(t *testing.T) {
 	t.Parallel()
 	h := testkit.StartHub(t, t.TempDir(), func(c *server.Config) { c.Hub.Heartbeat = 300 * time.Millisecond })
-	h.PutUser(t, "ann")
-	h.PutUser(t, "bob")
+	h.PutUsers(t, "ann", "bob")
 	all := dialEvents(t, h, "")
 	onlyAcks := dialEvents(t, h, "events=acknowledged")
 	onlyBob := dialEvents(t, h, "user=bob&events=sent,acknowledged")
@@ -155,7 +153,7 @@ func TestApplicationEventsResume(t *testing.T) {
 	appTok := h.AccessToken(t)
 
 	// kill -9, restart: the durable events come back from the log.
-	if err := c.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := c.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	<-c.Exited

@@ -20,8 +20,7 @@ import (
 func TestSlowClient(t *testing.T) {
 	t.Parallel()
 	h := testkit.StartHub(t, t.TempDir(), func(c *server.Config) { c.Hub.QueueLen = 8 })
-	h.PutUser(t, "slow")
-	h.PutUser(t, "fast")
+	h.PutUsers(t, "slow", "fast")
 	slowTok := h.UserToken(t, "slow", "")
 
 	// A reader that never reads, with a small receive window.

@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sync"
 	"testing"
+	"time"
 
 	"rtchub/internal/server"
 	"rtchub/internal/testkit"
@@ -50,4 +52,41 @@ func runBinary(t testing.TB, args ...string) (string, int) {
 		t.Fatalf("rtchub %v: %v", args, err)
 	}
 	return string(out), cmd.ProcessState.ExitCode()
+}
+
+// needRoot skips the test unless it runs as root, which it needs to do
+// what to says.
+func needRoot(t *testing.T, to string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to " + to)
+	}
+}
+
+// workers starts n goroutines on wg that load a hub until a test kills it
+// or fills its disk: goroutine g calls step(g, i) for i = 0, 1, ... until
+// stop is closed or step returns false, waiting pause before each step.
+func workers(wg *sync.WaitGroup, stop <-chan struct{}, n int, pause time.Duration, step func(g, i int) bool) {
+	for g := range n {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				if pause > 0 {
+					select {
+					case <-stop:
+						return
+					case <-time.After(pause):
+					}
+				} else {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+				}
+				if !step(g, i) {
+					return
+				}
+			}
+		})
+	}
 }

@@ -21,8 +21,7 @@ func TestRestartKeepsEverything(t *testing.T) {
 	h.PutGroup(t, "gone")
 	h.PutUser(t, "ann", "team")
 	h.PutUser(t, "ben", "team", "gone")
-	h.PutUser(t, "cyd")
-	h.PutUser(t, "del")
+	h.PutUsers(t, "cyd", "del")
 	h.Must(t, 204, "DELETE", "/api/group/gone", nil, nil)
 
 	annTok := h.UserToken(t, "ann", "")

@@ -346,8 +346,7 @@ func TestSSE(t *testing.T) {
 
 	t.Run("POST /ack errors", func(t *testing.T) {
 		t.Parallel()
-		h.PutUser(t, "ack-err")
-		h.PutUser(t, "ack-other")
+		h.PutUsers(t, "ack-err", "ack-other")
 		tok := h.UserToken(t, "ack-err", "")
 		other := h.Notify(t, map[string]any{"users": []string{"ack-other"}, "message": "not yours"})
 		mine := h.Notify(t, map[string]any{"users": []string{"ack-err"}, "message": "yours"})
@@ -373,9 +372,7 @@ func TestSSE(t *testing.T) {
 
 	t.Run("token errors", func(t *testing.T) {
 		t.Parallel()
-		h.PutUser(t, "tk-revoked")
-		h.PutUser(t, "tk-deleted")
-		h.PutUser(t, "tk-ok")
+		h.PutUsers(t, "tk-revoked", "tk-deleted", "tk-ok")
 		revoked := h.UserToken(t, "tk-revoked", "")
 		h.Must(t, 204, "POST", "/api/user/tk-revoked/revoke", nil, nil)
 		deleted := h.UserToken(t, "tk-deleted", "")
@@ -424,8 +421,7 @@ func TestSSE(t *testing.T) {
 
 	t.Run("revoke closes open streams", func(t *testing.T) {
 		t.Parallel()
-		h.PutUser(t, "rv")
-		h.PutUser(t, "rv-bystander")
+		h.PutUsers(t, "rv", "rv-bystander")
 		old := h.UserToken(t, "rv", "")
 		pend := h.Notify(t, map[string]any{"users": []string{"rv"}, "message": "kept"})
 		c1, c2 := testkit.DialSSE(t, h.SSE, old), testkit.DialSSE(t, h.SSE, old)

@@ -11,14 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"rtchub/internal/server"
 	"rtchub/internal/testkit"
-	"rtchub/store"
 )
 
 func TestHostileRequests(t *testing.T) {
@@ -117,31 +115,14 @@ func TestContentLengthOverTheLimit(t *testing.T) {
 	}
 }
 
-// enospcLog is a log whose writes fail for space while full is set.
-type enospcLog struct {
-	store.LogFile
-	full *atomic.Bool
-}
-
-func (f enospcLog) Write(b []byte) (int, error) {
-	if f.full.Load() {
-		return 0, syscall.ENOSPC
-	}
-	return f.LogFile.Write(b)
-}
-
 // TestLANFace: the SSE listener's /healthz says only that the hub cannot
 // take writes (the API's says why), and /ack answers one 404 for a
 // message that does not exist and another user's message.
 func TestLANFace(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	var full atomic.Bool
-	h := testkit.StartHub(t, dir, func(c *server.Config) {
-		c.Store.WrapLog = func(l store.LogFile) store.LogFile { return enospcLog{l, &full} }
-	})
-	h.PutUser(t, "alice")
-	h.PutUser(t, "bob")
+	h, full := startFailingHub(t, dir, syscall.ENOSPC, nil)
+	h.PutUsers(t, "alice", "bob")
 	bobs := h.Notify(t, map[string]any{"users": []string{"bob"}, "message": "x"})
 	tok := h.UserToken(t, "alice", "")
 	unknown := testkit.Request(t, "POST", h.SSE+"/ack?token="+tok, map[string]string{"message_id": "000000000000000000000000"}, nil)

@@ -177,6 +177,14 @@ func (h *Hub) PutUser(tb testing.TB, id string, groups ...string) {
 	h.put(tb, "/api/user", id, "groups", groups)
 }
 
+// PutUsers creates or replaces each of ids as a user of no group.
+func (h *Hub) PutUsers(tb testing.TB, ids ...string) {
+	tb.Helper()
+	for _, id := range ids {
+		h.PutUser(tb, id)
+	}
+}
+
 // PutGroup creates a group or adds members (201 or 200).
 func (h *Hub) PutGroup(tb testing.TB, id string, users ...string) {
 	tb.Helper()
