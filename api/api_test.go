@@ -405,11 +405,7 @@ func TestAuthTokenExchangeAndBearer(t *testing.T) {
 	}
 	r := post(`{"client_id":"shop","client_secret":"s3cret-s3cret-s3cret"}`)
 	e.mustStatus(r, 200, "token exchange")
-	var tok struct {
-		AccessToken string `json:"access_token"`
-		Type        string `json:"type"`
-		ExpiresIn   int    `json:"expires_in"`
-	}
+	var tok api.AccessTokenJSON
 	testkit.MustJSON(t, r.Body, &tok)
 	if tok.AccessToken == "" || tok.Type != "Bearer" || tok.ExpiresIn != 3600 {
 		t.Fatalf("token response %s", r.Body)
@@ -572,11 +568,7 @@ func TestUserToken(t *testing.T) {
 	e.st.PutUser(context.Background(), "u1", nil)
 	r := e.do("GET", "/api/user/u1/token", "")
 	e.mustStatus(r, 200, "user token")
-	var tok struct {
-		Token     string `json:"token"`
-		Type      string `json:"type"`
-		ExpiresIn int64  `json:"expires_in"`
-	}
+	var tok api.UserTokenJSON
 	testkit.MustJSON(t, r.Body, &tok)
 	if tok.Type != "Bearer" || tok.ExpiresIn != 86400 {
 		t.Errorf("token response %s", r.Body)

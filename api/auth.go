@@ -29,12 +29,15 @@ func (s *server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.Now()
 	tok := s.Signer.Sign(auth.Claims{Kind: auth.KindClient, Subject: c.ID, Gen: gen, IssuedAt: now, ExpiresAt: now.Add(s.AccessTokenTTL)})
-	// A struct, not a map: the fields go out in SPEC.md's order.
-	httpx.WriteJSON(w, http.StatusOK, struct {
-		AccessToken string `json:"access_token"`
-		Type        string `json:"type"`
-		ExpiresIn   int64  `json:"expires_in"`
-	}{tok, "Bearer", int64(s.AccessTokenTTL / time.Second)})
+	httpx.WriteJSON(w, http.StatusOK, AccessTokenJSON{tok, "Bearer", int64(s.AccessTokenTTL / time.Second)})
+}
+
+// AccessTokenJSON is the answer of POST /api/auth/token. A struct, not a
+// map: the fields go out in SPEC.md's order.
+type AccessTokenJSON struct {
+	AccessToken string `json:"access_token"`
+	Type        string `json:"type"`
+	ExpiresIn   int64  `json:"expires_in"`
 }
 
 // authed requires a valid application token.

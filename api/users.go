@@ -80,9 +80,12 @@ func (s *server) userToken(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.Now()
 	tok := s.Signer.Sign(auth.Claims{Kind: auth.KindUser, Subject: id, Gen: gen, IssuedAt: now, ExpiresAt: now.Add(ttl)})
-	httpx.WriteJSON(w, http.StatusOK, struct {
-		Token     string `json:"token"`
-		Type      string `json:"type"`
-		ExpiresIn int64  `json:"expires_in"`
-	}{tok, "Bearer", int64(ttl / time.Second)})
+	httpx.WriteJSON(w, http.StatusOK, UserTokenJSON{tok, "Bearer", int64(ttl / time.Second)})
+}
+
+// UserTokenJSON is the answer of GET /api/user/{user_id}/token.
+type UserTokenJSON struct {
+	Token     string `json:"token"`
+	Type      string `json:"type"`
+	ExpiresIn int64  `json:"expires_in"`
 }
