@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,6 +59,52 @@ func (c *fakeClock) Advance(d time.Duration) {
 func newTestLogger() (*slog.Logger, *testio.Buffer) {
 	buf := &testio.Buffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+func body(s string) json.RawMessage { return json.RawMessage(s) }
+
+func notify(t *testing.T, s *Store, n Notification) Receipt {
+	t.Helper()
+	if n.TTL == 0 {
+		n.TTL = time.Hour
+	}
+	if n.Body == nil {
+		n.Body = body(`{"k":"v"}`)
+	}
+	rc, err := s.Notify(bg, n)
+	if err != nil {
+		t.Fatalf("Notify(%+v): %v", n, err)
+	}
+	return rc
+}
+
+func putUser(t *testing.T, s *Store, id string, groups ...string) {
+	t.Helper()
+	if _, _, err := s.PutUser(bg, id, groups); err != nil {
+		t.Fatalf("PutUser(%s): %v", id, err)
+	}
+}
+
+func putGroup(t *testing.T, s *Store, id string, users ...string) {
+	t.Helper()
+	if _, _, err := s.PutGroup(bg, id, users); err != nil {
+		t.Fatalf("PutGroup(%s): %v", id, err)
+	}
+}
+
+// putTeam puts the group g, then ann and bob in it.
+func putTeam(t *testing.T, s *Store) {
+	t.Helper()
+	putGroup(t, s, "g")
+	putUser(t, s, "ann", "g")
+	putUser(t, s, "bob", "g")
+}
+
+func ack(t *testing.T, s *Store, msg, user string) {
+	t.Helper()
+	if err := s.Ack(bg, msg, user); err != nil {
+		t.Fatalf("Ack(%s, %s): %v", msg, user, err)
+	}
 }
 
 // testOptions are quick options for tests where durability is not the
