@@ -51,7 +51,10 @@ func (s *Store) compact() error {
 	}
 	st.expire(at)
 	tmpPath := s.path + compactSuffix
-	tmp, err := os.OpenFile(tmpPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	// O_APPEND as the log opened at start has it: a write the disk cut
+	// short is truncated away, and the next one must land at the new end,
+	// not past a hole at the old offset.
+	tmp, err := os.OpenFile(tmpPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
@@ -173,10 +176,10 @@ func (s *Store) pin() (src *os.File, end int64, seq uint64, at int64, err error)
 			return s.broken
 		}
 		s.syncIfDirty()
-		at = s.stamp()
-		s.mu.Lock()
-		s.st.expire(at)
-		s.mu.Unlock()
+		// A sweep, as the expiry timer's: what expires at the pin is told
+		// to the observers, as it would be a moment later.
+		s.sweep()
+		at = s.lastStamp
 		end, seq = s.Metrics.LogBytes.Load(), s.seq
 		src, err = os.Open(s.path)
 		return err

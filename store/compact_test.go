@@ -424,3 +424,41 @@ func TestCompactionKeepsWhatLiveKeeps(t *testing.T) {
 		})
 	}
 }
+
+// expiries is an Observer that notes what it hears of expiry.
+type expiries struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (o *expiries) MessageCommitted(*Message)  {}
+func (o *expiries) CopiesWithdrawn(Withdrawal) {}
+func (o *expiries) UserClosed(string, uint64)  {}
+func (o *expiries) Committed()                 {}
+func (o *expiries) CopiesExpired(m *Message, _ []string, _ int64) {
+	o.mu.Lock()
+	o.ids = append(o.ids, m.ID)
+	o.mu.Unlock()
+}
+
+// A message whose ttl runs out just when a compaction (or a backup) pins
+// the log is expired by the pin's sweep: the observers hear of it as they
+// would from the timer, not never.
+func TestPinSweepTellsObservers(t *testing.T) {
+	clk := newClock()
+	s := mustOpen(t, testOptions(t.TempDir(), clk))
+	defer mustClose(t, s)
+	obs := &expiries{}
+	s.SetObserver(obs)
+	putUser(t, s, "u")
+	rc := notify(t, s, Notification{Users: []string{"u"}, TTL: time.Second})
+	clk.Advance(2 * time.Second) // the store's clock, not the timer's
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if st := s.Stats(); st.Expired != 1 || len(obs.ids) != 1 || obs.ids[0] != rc.ID {
+		t.Fatalf("%d expired in the store, observers heard of %v; want %s", st.Expired, obs.ids, rc.ID)
+	}
+}

@@ -98,6 +98,11 @@ func (s *Store) Fatal() <-chan struct{} { return s.fatal }
 // and any failed sync, poisons the store.
 func (s *Store) write(buf []byte) error {
 	n, err := s.file.Write(buf)
+	if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+		// After a compaction the file was opened as rtchub.log.compact:
+		// name the log it is now.
+		pe.Path = s.path
+	}
 	if err != nil {
 		if n > 0 {
 			if terr := s.file.Truncate(s.Metrics.LogBytes.Load()); terr != nil {
@@ -154,7 +159,8 @@ func (s *Store) Healthy() error {
 		if s.broken != nil {
 			return s.broken
 		}
-		if st, ok := s.file.(spaceTeller); ok && s.full != nil && st.FreeBytes() >= minFree {
+		// Only for ENOSPC: statfs knows nothing of a quota (EDQUOT).
+		if st, ok := s.file.(spaceTeller); ok && errors.Is(s.full, syscall.ENOSPC) && st.FreeBytes() >= minFree {
 			// Space is back: the next write will go through (and clear
 			// s.full), so a health check need not wait for one.
 			return nil

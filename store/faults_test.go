@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -177,3 +179,67 @@ func TestCleanStopAfterDiskFull(t *testing.T) {
 		t.Errorf("seq %d after a clean restart, want %d", got, seq)
 	}
 }
+
+// After a compaction the log is the snapshot's file: a write the disk cut
+// short is truncated away, and the next batch lands right after the last
+// whole one (no hole of NULs for the restart to cut, with the 202s after
+// it).
+func TestDiskFullAfterCompactionLeavesNoHole(t *testing.T) {
+	dir := t.TempDir()
+	opts := testOptions(dir, nil)
+	opts.Fsync = FsyncAlways
+	var cur atomic.Pointer[faultyLog] // the compaction wraps its new file too
+	opts.WrapLog = func(l LogFile) LogFile {
+		f := &faultyLog{LogFile: l}
+		cur.Store(f)
+		return f
+	}
+	s := mustOpen(t, opts)
+	putUser(t, s, "u")
+	if err := s.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	fl := cur.Load()
+	fl.set(syscall.ENOSPC, nil)
+	if _, err := s.Notify(bg, Notification{Users: []string{"u"}, Event: "e", Body: body(`1`), TTL: time.Hour}); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("notify on a full disk: %v", err)
+	}
+	fl.set(nil, nil)
+	rc, err := s.Notify(bg, Notification{Users: []string{"u"}, Event: "e", Body: body(`2`), TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, s)
+	if data := readFile(t, logPath(dir)); bytes.IndexByte(data, 0) >= 0 {
+		t.Fatalf("the log holds %d NUL bytes", bytes.Count(data, []byte{0}))
+	}
+	s2 := mustOpen(t, testOptions(dir, nil))
+	defer mustClose(t, s2)
+	if got := pendingIDs(t, s2, "u"); !slices.Equal(got, []string{rc.ID}) {
+		t.Fatalf("after a restart u has %v pending, want the 202'd %s", got, rc.ID)
+	}
+}
+
+// statfs knows nothing of quotas: a write refused for one keeps the store
+// unhealthy until a write goes through.
+func TestQuotaStaysUnhealthy(t *testing.T) {
+	opts := testOptions(t.TempDir(), nil)
+	s := mustOpen(t, opts)
+	putUser(t, s, "u")
+	mustClose(t, s)
+	opts.WrapLog = func(f LogFile) LogFile { return quotaLog{f.(osLog)} }
+	s = mustOpen(t, opts)
+	defer s.Close()
+	if _, err := s.Notify(bg, Notification{Users: []string{"u"}, Event: "e", Body: body(`1`), TTL: time.Hour}); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("notify over the quota: %v", err)
+	}
+	if err := s.Healthy(); !errors.Is(err, syscall.EDQUOT) {
+		t.Fatalf("Healthy over the quota: %v, want EDQUOT", err)
+	}
+}
+
+// quotaLog is the real log file (it can tell free space) whose writes are
+// refused for a quota.
+type quotaLog struct{ osLog }
+
+func (quotaLog) Write([]byte) (int, error) { return 0, syscall.EDQUOT }

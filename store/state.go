@@ -251,9 +251,9 @@ func (s *state) deleteUser(id string) bool {
 	}
 	delete(s.users, id)
 	s.userGen[id]++
-	// Closed copies of kept messages still point at u for its id: it must
-	// hold nothing else.
-	*u = user{id: u.id}
+	// Closed copies of kept messages still point at u for its id (read
+	// without the lock by streams replaying): it must hold nothing else.
+	u.groups, u.pending, u.keys, u.history, u.histFloor = nil, nil, nil, nil, 0
 	return true
 }
 

@@ -547,3 +547,27 @@ func TestRecordsAfterAnExpirySweep(t *testing.T) {
 	sameState(t, "replay", want, dumpState(t, s, users, ids))
 	mustClose(t, s)
 }
+
+// A stream replaying reads a message's recipients' ids without the store's
+// lock while another recipient is deleted (go test -race).
+func TestDeleteUserWhileAReplayReadsRecipients(t *testing.T) {
+	s := mustOpen(t, testOptions(t.TempDir(), nil))
+	defer mustClose(t, s)
+	putUser(t, s, "b")
+	putUser(t, s, "a")
+	notify(t, s, Notification{Users: []string{"b", "a"}})
+	gen, _ := s.UserGen("a")
+	var rp Replay
+	if err := s.Subscribe("a", gen, Resume{}, func(p Replay) { rp = p }); err != nil {
+		t.Fatal(err)
+	}
+	m := rp.Pending[0]
+	done := make(chan struct{})
+	go func() { defer close(done); s.DeleteUser(bg, "b") }()
+	for range 1000 {
+		if m.DeliveredFlag("a") == nil {
+			t.Fatal("a's copy has no delivered flag")
+		}
+	}
+	<-done
+}

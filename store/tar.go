@@ -44,8 +44,8 @@ func (t *tarWriter) header(name string, mode int64, size int64, mtime time.Time)
 			h[i] = byte(v)
 		}
 	}
-	octal(h[136:148], mtime.Unix())
-	h[156] = '0' // a regular file
+	octal(h[136:148], min(max(mtime.Unix(), 0), 1<<33-1)) // 1970 to 2242
+	h[156] = '0'                                          // a regular file
 	copy(h[257:263], "ustar\x00")
 	copy(h[263:265], "00")
 	copy(h[148:156], "        ") // the checksum counts its own field as spaces
@@ -62,6 +62,9 @@ func (t *tarWriter) header(name string, mode int64, size int64, mtime time.Time)
 
 // Write writes file data: no more than its header said.
 func (t *tarWriter) Write(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
 	if int64(len(b)) > t.pending {
 		return 0, fmt.Errorf("store: tar: %d bytes more than the header said", int64(len(b))-t.pending)
 	}

@@ -124,7 +124,11 @@ func (r *reader) loop() {
 	r.mu.Lock()
 	br := r.br
 	r.mu.Unlock()
-	var event []byte
+	// An event counts, and its id becomes the resume point, at the blank
+	// line that ends it, as EventSource dispatches: a connection that ends
+	// mid-event resumes from the event before.
+	var event, data, id []byte
+	hasID := false
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil {
@@ -133,53 +137,61 @@ func (r *reader) loop() {
 			r.mu.Unlock()
 			return
 		}
-		if bytes.HasPrefix(line, []byte("retry:")) {
+		switch {
+		case bytes.HasPrefix(line, []byte("retry:")):
 			readyOnce()
-			continue
-		}
-		if id, ok := bytes.CutPrefix(line, []byte("id: ")); ok {
-			r.mu.Lock()
-			r.lastID = append(r.lastID[:0], bytes.TrimRight(id, "\r\n")...)
-			r.mu.Unlock()
-			continue
-		}
-		if ev, ok := bytes.CutPrefix(line, []byte("event: ")); ok {
-			event = append(event[:0], bytes.TrimRight(ev, "\r\n")...)
-			continue
-		}
-		if !bytes.HasPrefix(line, []byte("data: ")) {
-			continue
-		}
-		if r.onData != nil {
-			r.onData(event, line)
-		}
-		event = event[:0]
-		now := time.Now()
-		i := bytes.Index(line, msgKey)
-		if i < 0 {
-			continue
-		}
-		rest := line[i+len(msgKey):]
-		n, rest := parseInt(rest)
-		t := int64(0)
-		if bytes.HasPrefix(rest, []byte(`,"t":`)) {
-			t, _ = parseInt(rest[5:])
-		}
-		r.mu.Lock()
-		r.delivered++
-		if n >= 0 && int(n/64) < len(r.seen) {
-			bit := uint64(1) << (n % 64)
-			if r.seen[n/64]&bit != 0 {
-				r.dups++
+		case bytes.HasPrefix(line, []byte("id: ")):
+			id = append(id[:0], bytes.TrimRight(line[4:], "\r\n")...)
+			hasID = true
+		case bytes.HasPrefix(line, []byte("event: ")):
+			event = append(event[:0], bytes.TrimRight(line[7:], "\r\n")...)
+		case bytes.HasPrefix(line, []byte("data: ")):
+			data = append(data[:0], line...)
+		case len(bytes.TrimRight(line, "\r\n")) == 0:
+			if hasID {
+				r.mu.Lock()
+				r.lastID = append(r.lastID[:0], id...)
+				r.mu.Unlock()
 			}
-			r.seen[n/64] |= bit
+			if len(data) > 0 {
+				r.dispatch(event, data)
+			}
+			event, data, hasID = event[:0], data[:0], false
 		}
-		if t > 0 {
-			r.lat = append(r.lat, now.Sub(time.Unix(0, t)))
-		}
-		r.last = now
-		r.mu.Unlock()
 	}
+}
+
+// dispatch handles one whole event: the hook sees it, and a bench message
+// is counted (once per number), with its latency.
+func (r *reader) dispatch(event, line []byte) {
+	if r.onData != nil {
+		r.onData(event, line)
+	}
+	now := time.Now()
+	i := bytes.Index(line, msgKey)
+	if i < 0 {
+		return
+	}
+	rest := line[i+len(msgKey):]
+	n, rest := parseInt(rest)
+	t := int64(0)
+	if bytes.HasPrefix(rest, []byte(`,"t":`)) {
+		t, _ = parseInt(rest[5:])
+	}
+	r.mu.Lock()
+	r.delivered++
+	if n >= 0 && int(n/64) < len(r.seen) {
+		bit := uint64(1) << (n % 64)
+		if r.seen[n/64]&bit != 0 {
+			r.dups++
+		}
+		r.seen[n/64] |= bit
+	}
+	if t > 0 {
+		r.lat = append(r.lat, now.Sub(time.Unix(0, t)))
+	}
+	r.last = now
+	r.mu.Unlock()
 }
 
 func parseInt(b []byte) (int64, []byte) {

@@ -156,10 +156,6 @@ func publishCounted(ctx context.Context, cfg Config, c *client, f *fixture, n *a
 
 func sampleSoak(ctx context.Context, cfg Config, c *client, start time.Time, notified *atomic.Int64, res *Result, log io.Writer) {
 	take := func() {
-		// Access tokens live an hour by default; the soak may run longer.
-		if err := c.renew(ctx, 20*time.Minute); err != nil {
-			fmt.Fprintln(log, "soak:", err)
-		}
 		s := takeSample(ctx, c, cfg.PID, start, notified.Load())
 		res.Samples = append(res.Samples, s)
 		fmt.Fprintf(log, "soak: %6.0fs rss %d KB, %d goroutines, %d fds, %d streams, %d pending, log %d KB, %d notifies\n",
@@ -168,10 +164,18 @@ func sampleSoak(ctx context.Context, cfg Config, c *client, start time.Time, not
 	take()
 	t := time.NewTicker(cfg.Sample)
 	defer t.Stop()
+	// Access tokens live an hour by default (--access-token-ttl); the soak
+	// may run longer. (User tokens live a day: a soak is shorter.)
+	renew := time.NewTicker(time.Minute)
+	defer renew.Stop()
 	for {
 		select {
 		case <-t.C:
 			take()
+		case <-renew.C:
+			if err := c.renew(ctx, 10*time.Minute); err != nil {
+				fmt.Fprintln(log, "soak:", err)
+			}
 		case <-ctx.Done():
 			return
 		}
