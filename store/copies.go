@@ -129,29 +129,35 @@ func (s *state) addMessage(r *record) (*Message, int) {
 	} else {
 		m.recipients = make([]recipient, 0, len(r.Users))
 	}
-	var seen map[string]struct{}
-	if len(r.Users) > 1 {
-		// Writers dedupe, but a record is outside input at replay.
-		seen = make(map[string]struct{}, len(r.Users))
-	}
+	// Writers dedupe, but a record is outside input at replay. A user is
+	// marked with the record's seq rather than put in a map: this loop runs
+	// once per recipient of every notify, and a map costs two lookups more.
+	mark := r.Seq + 1
+	var gone map[string]struct{} // recipients that are no longer users
 	// Only snapshots list copies that were closed when they were taken.
 	closed := closedCopies(r)
 	for _, uid := range r.Users {
 		st := closed[uid]
 		who := s.users[uid]
-		if who == nil {
-			if st == copyOpen {
+		switch {
+		case who != nil:
+			if who.mark == mark {
 				continue
 			}
+			who.mark = mark
+		case st == copyOpen:
+			continue
+		default:
+			// A closed copy outlives its user, as it does in the live
+			// state that a snapshot lists.
+			if _, dup := gone[uid]; dup {
+				continue
+			}
+			if gone == nil {
+				gone = make(map[string]struct{})
+			}
+			gone[uid] = struct{}{}
 			who = &user{id: uid}
-		}
-		// (A closed copy outlives its user, as it does in the live state
-		// that a snapshot lists.)
-		if seen != nil {
-			if _, dup := seen[uid]; dup {
-				continue
-			}
-			seen[uid] = struct{}{}
 		}
 		m.recipients = append(m.recipients, recipient{who: who, state: st})
 	}
@@ -166,7 +172,7 @@ func (s *state) addMessage(r *record) (*Message, int) {
 		}
 		m.open++
 		s.open++
-		u := s.users[rc.user()]
+		u := rc.who // open copies are only ever of users that exist
 		if s.maxPending > 0 && len(u.pending) >= s.maxPending {
 			// The oldest copy makes room: a bounded queue per user, like a
 			// mailbox, so one absent user cannot grow memory without end.

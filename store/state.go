@@ -19,6 +19,7 @@ type user struct {
 	// histFloor.
 	history   []Retraction
 	histFloor uint64
+	mark      uint64 // 1 + the seq of the last message that listed this user, to dedupe its recipients
 }
 
 // remember notes t in u's history, keeping the newest max.
