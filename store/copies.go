@@ -130,9 +130,11 @@ func (s *state) addMessage(r *record) (*Message, int) {
 		m.recipients = make([]recipient, 0, len(r.Users))
 	}
 	// Writers dedupe, but a record is outside input at replay. A user is
-	// marked with the record's seq rather than put in a map: this loop runs
-	// once per recipient of every notify, and a map costs two lookups more.
-	mark := r.Seq + 1
+	// marked with a number of this call rather than put in a map: this loop
+	// runs once per recipient of every notify, and a map costs two lookups
+	// more.
+	s.marks++
+	mark := s.marks
 	var gone map[string]struct{} // recipients that are no longer users
 	// Only snapshots list copies that were closed when they were taken.
 	closed := closedCopies(r)

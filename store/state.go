@@ -19,7 +19,7 @@ type user struct {
 	// histFloor.
 	history   []Retraction
 	histFloor uint64
-	mark      uint64 // 1 + the seq of the last message that listed this user, to dedupe its recipients
+	mark      uint64 // state.marks when a message last listed this user, to dedupe its recipients
 }
 
 // remember notes t in u's history, keeping the newest max.
@@ -73,6 +73,8 @@ type state struct {
 	at int64
 	// obs hears about changes as they are applied live; nil at replay.
 	obs Observer
+	// marks counts addMessage calls; see user.mark.
+	marks uint64
 
 	dropped    uint64 // copies dropped by the pending cap
 	overBudget uint64 // copies dropped by the hub-wide budget
