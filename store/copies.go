@@ -314,7 +314,7 @@ func (s *state) retract(m *Message, t Retraction, users []string) {
 		rc := m.recipient(uid)
 		if u := s.users[uid]; u != nil {
 			s.closeFor(u, m, rc, st)
-			u.remember(t, s.history)
+			u.hist.add(t, s.history)
 		} else {
 			rc.state = st
 			s.closeCopy(m)

@@ -72,3 +72,35 @@ func floodCost(b *testing.B, users, msgs, per int) (live, held float64) {
 	b.StartTimer()
 	return live, heldBytes / copies
 }
+
+// BenchmarkHistory measures what a user's history of retractions costs, per
+// entry kept, once it has turned over: 1,000 users, each with 1,000
+// retractions through a history of the default 256.
+func BenchmarkHistory(b *testing.B) {
+	const users, each, keep = 1000, 1000, 256
+	var live, held float64
+	for range b.N {
+		b.StopTimer()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		hs := make([]history, users)
+		for n := range each {
+			for i := range hs {
+				seq := uint64(n*users + i + 1)
+				hs[i].add(Retraction{Seq: seq, MsgSeq: seq, ID: "3f2a9c0e5b7d41a8c6e2f019", Reason: Acked}, keep)
+			}
+		}
+		b.StopTimer()
+		runtime.ReadMemStats(&after)
+		held = (float64(after.HeapInuse) - float64(before.HeapInuse)) / (users * keep)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		live = (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / (users * keep)
+		runtime.KeepAlive(hs)
+		b.StartTimer()
+	}
+	b.ReportMetric(live, "B/entry")
+	b.ReportMetric(held, "heap-B/entry")
+}

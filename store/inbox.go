@@ -145,7 +145,7 @@ func (s *Store) Subscribe(userID string, gen uint64, r Resume, fn func(Replay)) 
 	}
 	rp := Replay{Seq: s.st.seq}
 	after := r.Last
-	if r.Given && (!r.Valid || after > rp.Seq || after < max(s.st.floor, u.histFloor)) {
+	if r.Given && (!r.Valid || after > rp.Seq || after < max(s.st.floor, u.hist.floor)) {
 		rp.Reset, after = true, 0
 	}
 	now := s.nowMilli()
@@ -155,12 +155,7 @@ func (s *Store) Subscribe(userID string, gen uint64, r Resume, fn func(Replay)) 
 		}
 	}
 	if r.Given && !rp.Reset {
-		i, _ := slices.BinarySearchFunc(u.history, after+1, func(t Retraction, seq uint64) int { return cmp.Compare(t.Seq, seq) })
-		for _, t := range u.history[i:] {
-			if t.MsgSeq <= after {
-				rp.Retractions = append(rp.Retractions, t)
-			}
-		}
+		rp.Retractions = u.hist.after(rp.Retractions, after)
 	}
 	fn(rp)
 	return nil

@@ -14,26 +14,8 @@ type user struct {
 	groups  []string            // sorted
 	pending []*Message          // open copies, by seq
 	keys    map[string]*Message // the open copy of each key, for replacement
-	// history holds the newest retractions of this user's copies, by seq:
-	// what a device that was away missed. It is complete for seqs above
-	// histFloor.
-	history   []Retraction
-	histFloor uint64
-	mark      uint64 // state.marks when a message last listed this user, to dedupe its recipients
-}
-
-// remember notes t in u's history, keeping the newest max.
-func (u *user) remember(t Retraction, max int) {
-	if max <= 0 {
-		u.histFloor = t.Seq
-		return
-	}
-	if len(u.history) >= max {
-		u.histFloor = u.history[0].Seq
-		u.history[0] = Retraction{}
-		u.history = u.history[1:]
-	}
-	u.history = append(u.history, t)
+	hist    history             // the newest retractions of this user's copies
+	mark    uint64              // state.marks when a message last listed this user, to dedupe its recipients
 }
 
 type group struct {
@@ -256,7 +238,7 @@ func (s *state) deleteUser(id string) bool {
 	s.userGen[id]++
 	// Closed copies of kept messages still point at u for its id (read
 	// without the lock by streams replaying): it must hold nothing else.
-	u.groups, u.pending, u.keys, u.history, u.histFloor = nil, nil, nil, nil, 0
+	u.groups, u.pending, u.keys, u.hist = nil, nil, nil, history{}
 	return true
 }
 
