@@ -250,22 +250,6 @@ func (s *state) keepBudget() {
 	}
 }
 
-// closedCopies maps the users a snapshot's message record lists as
-// acknowledged, recalled, replaced or expired to their copies' state.
-func closedCopies(r *record) map[string]copyState {
-	n := len(r.Acked) + len(r.Recalled) + len(r.Replaced) + len(r.Lapsed)
-	if n == 0 {
-		return nil
-	}
-	m := make(map[string]copyState, n)
-	for st, users := range map[copyState][]string{copyAcked: r.Acked, copyRecalled: r.Recalled, copyReplaced: r.Replaced, copyExpired: r.Lapsed} {
-		for _, u := range users {
-			m[u] = st
-		}
-	}
-	return m
-}
-
 // ack marks a user's copy acknowledged; it reports whether the user had
 // that copy at all (acknowledging twice is fine).
 func (s *state) ack(r *record) bool {
@@ -295,9 +279,13 @@ func (s *state) recall(r *record) {
 	if r.By != "" {
 		reason = Replaced
 	}
+	// A record is outside input at replay: a user listed twice is
+	// withdrawn once (an open copy's user exists, so it can carry the mark).
 	var users []string
+	s.marks++
 	for _, uid := range r.Users {
-		if rc := m.recipient(uid); rc != nil && rc.state == copyOpen {
+		if rc := m.recipient(uid); rc != nil && rc.state == copyOpen && rc.who.mark != s.marks {
+			rc.who.mark = s.marks
 			users = append(users, rc.user())
 		}
 	}

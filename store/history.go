@@ -6,7 +6,7 @@ import (
 )
 
 // history is a user's newest retractions, by seq: what a device that was
-// away missed. It is complete for seqs at or above floor.
+// away missed. It is complete for seqs above floor.
 //
 // It is a ring that grows to max entries and then overwrites its oldest: a
 // busy user's history turns over every few minutes, and a slice that slid

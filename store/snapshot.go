@@ -76,6 +76,27 @@ func (s *state) snapshot(at int64, emit func(*record) error) error {
 	return nil
 }
 
+// closedCopies maps the users a snapshot's message record lists as
+// acknowledged, recalled, replaced or expired to their copies' state.
+func closedCopies(r *record) map[string]copyState {
+	n := len(r.Acked) + len(r.Recalled) + len(r.Replaced) + len(r.Lapsed)
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string]copyState, n)
+	// In a fixed order, so a user listed twice ends the same way at every
+	// replay (the last list wins).
+	for _, l := range [...]struct {
+		st    copyState
+		users []string
+	}{{copyAcked, r.Acked}, {copyRecalled, r.Recalled}, {copyReplaced, r.Replaced}, {copyExpired, r.Lapsed}} {
+		for _, u := range l.users {
+			m[u] = l.st
+		}
+	}
+	return m
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

@@ -15,7 +15,7 @@ type user struct {
 	pending []*Message          // open copies, by seq
 	keys    map[string]*Message // the open copy of each key, for replacement
 	hist    history             // the newest retractions of this user's copies
-	mark    uint64              // state.marks when a message last listed this user, to dedupe its recipients
+	mark    uint64              // state.marks when a record last listed this user, to dedupe its users
 }
 
 type group struct {
@@ -55,7 +55,7 @@ type state struct {
 	at int64
 	// obs hears about changes as they are applied live; nil at replay.
 	obs Observer
-	// marks counts addMessage calls; see user.mark.
+	// marks counts dedupe passes over a record's users; see user.mark.
 	marks uint64
 
 	dropped    uint64 // copies dropped by the pending cap
