@@ -6,14 +6,14 @@
 #
 # Usage: bash scripts/floor-compare.sh [RUNS] [HUB_BINARY...]
 #   RUNS defaults to 3; without binaries the hub is built from this tree.
-#   TOOLS (default ../shared/tools) holds baseline/ and ssebench/.
+#   TOOLS (default scripts/floor) holds baseline/ and ssebench/.
 #   MODES (default "broadcast unicast") picks scenarios; HUB_FLAGS are
 #   added to every hub's serve flags (e.g. --fsync never).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 shift || true
-tools=${TOOLS:-../shared/tools}
+tools=${TOOLS:-scripts/floor}
 modes=${MODES:-broadcast unicast}
 work=$(mktemp -d)
 pids=()
