@@ -78,11 +78,9 @@ async function newContext(browser, opts = {}) {
     const u = new URL(res.url());
     if (u.hostname !== 'box.lan') return;
     const ct = res.headers()['content-type'] || '';
-    let text = null;
-    if (!ct.startsWith('text/event-stream') && res.request().method() !== 'OPTIONS') {
-      text = await res.text().catch(() => null);
-      if (!ct.startsWith('application/json')) text = null; // checked by media type only
-    }
+    // Other media types are checked by their type only.
+    const text = ct.startsWith('application/json') && res.request().method() !== 'OPTIONS'
+      ? await res.text().catch(() => null) : null;
     try {
       checkResponse({ method: res.request().method(), url: res.url().replace('box.lan', '127.0.0.1'), status: res.status(), contentType: ct, text });
     } catch (err) { problems.push(err.message); }
@@ -93,7 +91,44 @@ async function newContext(browser, opts = {}) {
 
 const evalAll = (pages, fn) => Promise.all(pages.map((p) => p.evaluate(fn)));
 const online = async (hub, user) => (await hub.expect(200, 'GET', `/api/user/${user}`)).online;
+const oneStream = (hub, user, what) => waitFor(async () => (await online(hub, user)) === 1, { what });
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+/**
+ * A hub with a new user, the app's server and a browser context, all
+ * closed after t. openTab opens the app page as that user in a new tab
+ * (init: a script run before the page's own; errors: an array the page's
+ * errors go to).
+ */
+async function tabsSetup(t, prefix) {
+  const hub = new Hub();
+  t.after(() => hub.cleanup());
+  await hub.start();
+  const user = prefix + '-' + rand();
+  await hub.expect(201, 'POST', '/api/user', { body: { id: user } });
+  const app = await appServer(hub);
+  t.after(() => app.close());
+  const browser = await launch();
+  t.after(() => browser.close());
+  const context = await newContext(browser);
+  const openTab = async ({ init, errors } = {}) => {
+    const p = await context.newPage();
+    if (errors) {
+      p.on('pageerror', (e) => errors.push(String(e)));
+      p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    }
+    if (init) await p.addInitScript(init);
+    await p.goto(`${app.origin}/?user=${user}`);
+    return p;
+  };
+  return { hub, user, app, context, openTab };
+}
+
+/** The time from t0 until a tab of pages held the stream, once one has. */
+async function takeoverSince(pages, t0, what) {
+  await waitFor(async () => (await evalAll(pages, () => window.heldAt || 0)).some((x) => x >= t0), { what });
+  return Math.max(...await evalAll(pages, () => window.heldAt || 0)) - t0;
+}
 
 async function allOpen(pages) {
   await waitFor(async () => {
@@ -119,24 +154,9 @@ async function assertShows(pages, ids, what) {
 }
 
 test('eight tabs share one stream: delivery, ack in one removes in all, holder tabs close, crash, bfcache', async (t) => {
-  const hub = new Hub();
-  t.after(() => hub.cleanup());
-  await hub.start();
-  const user = 'tabs-' + rand();
-  await hub.expect(201, 'POST', '/api/user', { body: { id: user } });
-  const app = await appServer(hub);
-  t.after(() => app.close());
-  const browser = await launch();
-  t.after(() => browser.close());
-  const context = await newContext(browser);
+  const { hub, user, app, context, openTab } = await tabsSetup(t, 'tabs');
   const errors = [];
-  const open = async () => {
-    const p = await context.newPage();
-    p.on('pageerror', (e) => errors.push(String(e)));
-    p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    await p.goto(`${app.origin}/?user=${user}`);
-    return p;
-  };
+  const open = () => openTab({ errors });
 
   const pending = await hub.notify({ users: [user], message: { text: 'sent before any tab' } });
   const pages = [await open()];
@@ -146,7 +166,7 @@ test('eight tabs share one stream: delivery, ack in one removes in all, holder t
   for (let i = 1; i < 8; i++) pages.push(await open());
   await allOpen(pages);
   await assertShows(pages, [pending.id], 'the pending message in every tab');
-  await waitFor(async () => (await online(hub, user)) === 1, { what: 'online 1 with eight tabs' });
+  await oneStream(hub, user, 'online 1 with eight tabs');
   await sleep(1500); // heartbeats and elections have run a few times
   assert.equal(await online(hub, user), 1, 'eight tabs, one stream at the hub');
   assert.equal(app.tokens, 8, 'each tab asked for a token once');
@@ -173,11 +193,10 @@ test('eight tabs share one stream: delivery, ack in one removes in all, holder t
     await h.close();
     const m = await hub.notify({ users: [user], message: { text: `during takeover ${k}` } });
     ids.push(m.id);
-    await waitFor(async () => (await evalAll(pages, () => window.heldAt || 0)).some((x) => x >= t0), { what: `a new holder after close ${k}` });
-    takeover.push(Math.max(...await evalAll(pages, () => window.heldAt || 0)) - t0);
+    takeover.push(await takeoverSince(pages, t0, `a new holder after close ${k}`));
     await assertShows(pages, ids, `message ${k} in every remaining tab`);
     shown.push(Date.now() - t0);
-    await waitFor(async () => (await online(hub, user)) === 1, { what: 'online 1 after the takeover' });
+    await oneStream(hub, user, 'online 1 after the takeover');
   }
   t.diagnostic(`takeover after the holder tab closes (page.close() to the new holder's stream open), ms: ${takeover.join(', ')}; median ${median(takeover)}`);
   t.diagnostic(`page.close() to the message sent meanwhile shown in every tab (upper bound, polled), ms: ${shown.join(', ')}`);
@@ -191,14 +210,13 @@ test('eight tabs share one stream: delivery, ack in one removes in all, holder t
   const cdp = await context.newCDPSession(h);
   const t0 = Date.now();
   cdp.send('Page.crash').catch(() => {});
-  await waitFor(async () => (await evalAll(pages, () => window.heldAt || 0)).some((x) => x >= t0), { what: 'a new holder after the crash' });
-  const crashTakeover = Math.max(...await evalAll(pages, () => window.heldAt || 0)) - t0;
+  const crashTakeover = await takeoverSince(pages, t0, 'a new holder after the crash');
   t.diagnostic(`takeover after the holder crashes (no goodbye), ms: ${crashTakeover}`);
   await h.close().catch(() => {});
   const m2 = await hub.notify({ users: [user], message: { text: 'after the crash' } });
   ids.push(m2.id);
   await assertShows(pages, ids, 'm2 after the crash');
-  await waitFor(async () => (await online(hub, user)) === 1, { what: 'online 1 after the crash' });
+  await oneStream(hub, user, 'online 1 after the crash');
 
   // The holder goes into the back/forward cache and comes back: it hands
   // over on pagehide, and rejoins, in step, on pageshow.
@@ -213,7 +231,7 @@ test('eight tabs share one stream: delivery, ack in one removes in all, holder t
   t.diagnostic(`bfcache: the old holder came back ${restored ? 'from the back/forward cache' : 'by a new load (not cached)'}, as ${await b.evaluate(() => inbox.role)}`);
   await allOpen(pages);
   await assertShows(pages, ids, 'the restored tab in step');
-  await waitFor(async () => (await online(hub, user)) === 1, { what: 'online 1 after the bfcache round trip' });
+  await oneStream(hub, user, 'online 1 after the bfcache round trip');
 
   // In step with the hub: every tab shows the hub's inbox.
   const inbox = (await hub.expect(200, 'GET', `/api/user/${user}/messages`)).map((m) => m.id);
@@ -228,30 +246,17 @@ test('a hidden, throttled holder (emulated) keeps the stream: the others ask bef
   // Chromium here runs no timer throttling; the holder tab's page is made
   // to look hidden and its intervals to run once a minute, as Chrome's
   // intensive throttling does to a tab hidden for minutes.
-  const hub = new Hub();
-  t.after(() => hub.cleanup());
-  await hub.start();
-  const user = 'hidden-' + rand();
-  await hub.expect(201, 'POST', '/api/user', { body: { id: user } });
-  const app = await appServer(hub);
-  t.after(() => app.close());
-  const browser = await launch();
-  t.after(() => browser.close());
-  const context = await newContext(browser);
-  const throttled = await context.newPage();
-  await throttled.addInitScript(() => {
-    Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
-    const si = window.setInterval;
-    window.setInterval = (f, ms, ...a) => si(f, Math.max(ms, 60000), ...a);
+  const { hub, user, context, openTab } = await tabsSetup(t, 'hidden');
+  const throttled = await openTab({
+    init: () => {
+      Object.defineProperty(document, 'visibilityState', { get: () => 'hidden' });
+      const si = window.setInterval;
+      window.setInterval = (f, ms, ...a) => si(f, Math.max(ms, 60000), ...a);
+    },
   });
-  await throttled.goto(`${app.origin}/?user=${user}`);
   const pages = [throttled];
   await allOpen(pages);
-  for (let i = 0; i < 3; i++) {
-    const p = await context.newPage();
-    await p.goto(`${app.origin}/?user=${user}`);
-    pages.push(p);
-  }
+  for (let i = 0; i < 3; i++) pages.push(await openTab());
   await allOpen(pages);
   await sleep(9000); // the followers' patience for a hidden holder (6 s) runs out at least once
   assert.deepEqual(await evalAll(pages, () => inbox.role), ['holder', 'follower', 'follower', 'follower'], 'the throttled tab still holds');
@@ -262,23 +267,9 @@ test('a hidden, throttled holder (emulated) keeps the stream: the others ask bef
 });
 
 test('token renewal: an expired token is renewed with getToken, on the stream and on ack', async (t) => {
-  const hub = new Hub();
-  t.after(() => hub.cleanup());
-  await hub.start();
-  const user = 'renew-' + rand();
-  await hub.expect(201, 'POST', '/api/user', { body: { id: user } });
-  const app = await appServer(hub);
-  t.after(() => app.close());
-  app.ttl = 2;
-  const browser = await launch();
-  t.after(() => browser.close());
-  const context = await newContext(browser);
-  const pages = [];
-  for (let i = 0; i < 2; i++) {
-    const p = await context.newPage();
-    await p.goto(`${app.origin}/?user=${user}`);
-    pages.push(p);
-  }
+  const { hub, user, app, context, openTab } = await tabsSetup(t, 'renew');
+  app.ttl = 2; // before any tab asks for a token
+  const pages = [await openTab(), await openTab()];
   await allOpen(pages);
   const m1 = await hub.notify({ users: [user], message: { n: 1 } });
   await assertShows(pages, [m1.id], 'm1');
@@ -371,7 +362,7 @@ test('the live page at GET /: every event name, cards, other devices, phone widt
   await tab2.goto(`${origin}/?token=${encodeURIComponent(user.token)}`);
   await waitFor(async () => (await state(tab2)) === 'open' && (await tab2.locator('#events li').count()) === 5, { what: 'tab 2 in step' });
   assert.deepEqual((await evalAll([page, tab2], () => document.body.dataset.role)).sort(), ['follower', 'holder']);
-  await waitFor(async () => (await online(hub, user.id)) === 1, { what: 'two tabs of the page, one stream' });
+  await oneStream(hub, user.id, 'two tabs of the page, one stream');
 
   // What happens elsewhere shows: an ack in the other tab, by the app, a recall, a replacement.
   await tab2.locator(`#events li[data-message-id="${alert.id}"] button.ack`).click();

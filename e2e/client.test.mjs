@@ -46,11 +46,10 @@ test('subject: the user id in an rtchub user token', () => {
 
 /** A fake hub's /sse and /ack: each GET /sse gets a stream the test writes to. */
 function fakeHub() {
-  const hub = { requests: [], streams: [], acks: [], status: [] };
+  const hub = { streams: [], acks: [], status: [] };
   hub.fetch = async (url, init = {}) => {
     const u = new URL(url);
     const headers = init.headers || {};
-    hub.requests.push({ path: u.pathname, headers });
     if (u.pathname === '/ack') {
       hub.acks.push({ body: JSON.parse(init.body), auth: headers.Authorization });
       const code = hub.ackStatus?.shift() ?? 204;
@@ -72,22 +71,27 @@ function fakeHub() {
   return hub;
 }
 
-const frame = (seq, id, message, event = 'message') =>
-  `id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify({ id, seq, message, created_at: '2026-12-01T10:00:00.000Z' })}\n\n`;
-
-function record(inbox) {
-  const r = { added: [], removed: [], states: [] };
-  inbox.addEventListener('message', (e) => r.added.push(e.detail.id));
-  inbox.addEventListener('remove', (e) => r.removed.push([e.detail.id, e.detail.reason]));
-  inbox.addEventListener('state', (e) => r.states.push(e.detail));
-  return r;
-}
-
-test('inbox: dedupe, ack/recall, reset, Last-Event-ID across reconnects, 401 -> getToken', async (t) => {
+/** A fake hub whose fetch is the global one until t ends. */
+function useFakeHub(t) {
   const hub = fakeHub();
   const realFetch = globalThis.fetch;
   globalThis.fetch = hub.fetch;
   t.after(() => { globalThis.fetch = realFetch; });
+  return hub;
+}
+
+const frame = (seq, id, message, event = 'message') =>
+  `id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify({ id, seq, message, created_at: '2026-12-01T10:00:00.000Z' })}\n\n`;
+
+function record(inbox) {
+  const r = { added: [], removed: [] };
+  inbox.addEventListener('message', (e) => r.added.push(e.detail.id));
+  inbox.addEventListener('remove', (e) => r.removed.push([e.detail.id, e.detail.reason]));
+  return r;
+}
+
+test('inbox: dedupe, ack/recall, reset, Last-Event-ID across reconnects, 401 -> getToken', async (t) => {
+  const hub = useFakeHub(t);
 
   let tokens = 0;
   hub.status.push(401); // the first token has expired
@@ -163,12 +167,10 @@ test('inbox: dedupe, ack/recall, reset, Last-Event-ID across reconnects, 401 -> 
 });
 
 test('two inboxes of one user share one stream; the holder leaves, the other resumes', async (t) => {
-  const hub = fakeHub();
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = hub.fetch;
-  t.after(() => { globalThis.fetch = realFetch; });
+  const hub = useFakeHub(t);
   const user = 'u-' + rand();
   const a = connect({ url: 'http://hub.test:4500', user, token: 't' });
+  t.after(() => a.close()); // closed below too; twice is harmless
   const ra = record(a);
   await waitFor(() => a.state === 'open', { what: 'a open' });
   hub.streams[0].write(frame(1, 'm1', 1));

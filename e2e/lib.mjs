@@ -201,6 +201,12 @@ export class Hub {
   getMessage(id) { return this.expect(200, 'GET', `/api/message/${encodeURIComponent(id)}`); }
 }
 
+/** The event of a parsed block: its last id and event name, its data lines joined. */
+function toEvent({ raw, fields }) {
+  const get = (n) => fields.filter(([k]) => k === n).map(([, v]) => v);
+  return { id: get('id').at(-1), event: get('event').at(-1) || 'message', data: get('data').join('\n'), raw };
+}
+
 /**
  * Minimal raw SSE reader over fetch, for protocol-level checks (first field,
  * status codes, replay order) that EventSource clients hide.
@@ -237,9 +243,8 @@ export async function openRawSSE(url, { headers = {} } = {}) {
           }
           blocks.push({ raw, fields });
           if (fields.some(([n]) => n === 'data')) {
-            const get = (n) => fields.filter(([k]) => k === n).map(([, v]) => v);
             try {
-              checkEvent(url, { event: get('event').at(-1) || 'message', data: get('data').join('\n'), id: get('id').at(-1) });
+              checkEvent(url, toEvent({ raw, fields }));
             } catch (err) { violations.push(err); }
           }
           waiters.forEach((w) => w());
@@ -253,12 +258,7 @@ export async function openRawSSE(url, { headers = {} } = {}) {
     if (violations.length) throw violations[0];
     return parsedEvents();
   };
-  const parsedEvents = () => blocks
-    .filter((b) => b.fields.some(([n]) => n === 'data'))
-    .map((b) => {
-      const get = (n) => b.fields.filter(([k]) => k === n).map(([, v]) => v);
-      return { id: get('id').at(-1), event: get('event').at(-1) || 'message', data: get('data').join('\n'), raw: b.raw };
-    });
+  const parsedEvents = () => blocks.filter((b) => b.fields.some(([n]) => n === 'data')).map(toEvent);
   return {
     status: res.status,
     headers: res.headers,

@@ -24,6 +24,7 @@ export const listeners = new Map();
 
 /** What was checked: "METHOD template status" -> count (for coverage reports). */
 export const seen = new Map();
+const count = (k) => seen.set(k, (seen.get(k) || 0) + 1);
 
 function listenersOf(item) {
   if (!item.servers) return ['api'];
@@ -79,7 +80,6 @@ export function checkResponse({ method, url, status, contentType, text }) {
   method = method.toLowerCase();
   const what = `${method.toUpperCase()} ${u.pathname} -> ${status}`;
   const t = templates[listener].find((x) => x.re.test(u.pathname));
-  const count = (k) => seen.set(k, (seen.get(k) || 0) + 1);
   if (!t) {
     if (status !== 404) fail(what, `no route of the ${listener} listener has this path, so it must be 404`);
     if (text !== null) validateJSON(what, errorSchema(), text);
@@ -133,5 +133,5 @@ export function checkEvent(url, { event, data, id }) {
   const v = validator(`/components/schemas/${name}`);
   validateJSON(what, v, data);
   if (name === 'StreamMessage' && id !== String(JSON.parse(data).seq)) fail(what, `id: ${id} is not the seq`);
-  seen.set(`EVENT ${u.pathname} ${event}`, (seen.get(`EVENT ${u.pathname} ${event}`) || 0) + 1);
+  count(`EVENT ${u.pathname} ${event}`);
 }

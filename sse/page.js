@@ -60,8 +60,8 @@ function render(m) {
   const meta = el('div', 'meta');
   meta.append(el('span', 'event', m.event));
   const v = m.message;
-  let prio = null;
-  if (isCard(v)) prio = priorityOf(v.priority);
+  const card = isCard(v);
+  const prio = card ? priorityOf(v.priority) : null;
   if (prio) {
     li.dataset.priority = prio;
     meta.append(el('span', 'prio', prio));
@@ -70,7 +70,7 @@ function render(m) {
   if (m.key) meta.append(el('span', 'key', 'key ' + m.key));
   li.append(meta);
 
-  if (isCard(v)) {
+  if (card) {
     const rest = { ...v };
     for (const k of ['title', 'text', 'body', 'url', 'priority']) delete rest[k];
     if (typeof v.title === 'string') li.append(el('h3', 'title', v.title));
