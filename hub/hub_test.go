@@ -296,12 +296,7 @@ func TestCloseFlushesThenEnds(t *testing.T) {
 	if err := s.Start(srv, replayOf(prelude, nil)); err != nil {
 		t.Fatal(err)
 	}
-	srv2, cli2 := p.pair(t, false)
-	s2, _ := h.Attach("w")
-	if err := s2.Start(srv2, replayOf(prelude, nil)); err != nil {
-		t.Fatal(err)
-	}
-	r2 := startReader(cli2)
+	r2 := startStream(t, p, string(prelude), func() (*hub.Stream, error) { return h.Attach("w") })
 
 	const frames = 40
 	var marks [frames]atomic.Bool
@@ -390,15 +385,7 @@ func TestConcurrentSendersKeepFramesWhole(t *testing.T) {
 	var rs []*reader
 	for u := range users {
 		for range perUser {
-			srv, cli := p.pair(t, false)
-			rs = append(rs, startReader(cli))
-			s, err := h.Attach(fmt.Sprint("user", u))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Start(srv, replayOf(nil, nil)); err != nil {
-				t.Fatal(err)
-			}
+			rs = append(rs, startStream(t, p, "", func() (*hub.Stream, error) { return h.Attach(fmt.Sprint("user", u)) }))
 		}
 	}
 	var wg sync.WaitGroup

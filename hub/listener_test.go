@@ -71,12 +71,7 @@ func TestListener(t *testing.T) {
 	h.SendTo([]hub.Target{{User: "u"}}, &hub.Frame{B: frame(2, 40)})
 
 	// A replay's copies count as written too.
-	srv, cli := p.pair(t, false)
-	r3 := startReader(cli)
-	s, err := h.Attach("v")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, srv, r3 := attachUnstarted(t, h, p, "v")
 	var replayed atomic.Bool
 	if err := s.Start(srv, func(emit func([]byte, []hub.Mark) error) error {
 		return emit([]byte("R\n\n"), []hub.Mark{{Flag: &replayed, Msg: "m2"}})

@@ -223,8 +223,7 @@ func TestDiskFullAfterCompactionLeavesNoHole(t *testing.T) {
 // statfs knows nothing of quotas: a write refused for one keeps the store
 // unhealthy until a write goes through.
 func TestQuotaStaysUnhealthy(t *testing.T) {
-	opts := testOptions(t.TempDir(), nil)
-	s := mustOpen(t, opts)
+	s, opts := newStore(t, nil)
 	putUser(t, s, "u")
 	mustClose(t, s)
 	opts.WrapLog = func(f LogFile) LogFile { return quotaLog{f.(osLog)} }

@@ -274,15 +274,22 @@ func TestScanLogOrder(t *testing.T) {
 // encoding/json's, or steps aside.
 func TestAppendMsgBodyMatchesEncodingJSON(t *testing.T) {
 	body := json.RawMessage(`{"text":"a <b> & \"c\"","n":[1,2]}`)
-	for _, r := range []record{
-		{Op: opMsg, ID: "m1", Users: []string{"u1"}, Message: body},
-		{Op: opMsg, ID: "m1", Users: []string{"u1", "u2", "u3"}, Event: "build", Key: "k-1", Message: body},
-		{Op: opMsg, ID: "m1", Users: []string{"ü"}, Message: body},
-		{Op: opMsg, ID: "m1", Users: []string{"u1"}, Key: "a\"b", Message: body},
-		{Op: opMsg, ID: "m1", Users: []string{"u1"}, Event: "e\u2028", Message: body},
-		{Op: opMsg, ID: "m1", Users: []string{"u1"}, Message: json.RawMessage("{\n}")},
-		{Op: opMsg, ID: "m1", Message: json.RawMessage(`1`)},
+	for _, tc := range []struct {
+		r    record
+		fast bool // encoded by appendMsgBody, not handed to encoding/json
+	}{
+		{record{Op: opMsg, ID: "m1", Users: []string{"u1"}, Message: body}, true},
+		{record{Op: opMsg, ID: "m1", Users: []string{"u1", "u2", "u3"}, Event: "build", Key: "k-1", Message: body}, true},
+		{record{Op: opMsg, ID: "m1", Users: []string{"ü"}, Message: body}, false},
+		{record{Op: opMsg, ID: "m1", Users: []string{"u1"}, Key: "a\"b", Message: body}, false},
+		{record{Op: opMsg, ID: "m1", Users: []string{"u1"}, Event: "e\u2028", Message: body}, false},
+		{record{Op: opMsg, ID: "m1", Users: []string{"u1"}, Message: json.RawMessage("{\n}")}, false},
+		{record{Op: opMsg, ID: "m1", Message: json.RawMessage(`1`)}, true},
 	} {
+		r := tc.r
+		if _, ok := appendMsgBody(nil, &r); ok != tc.fast {
+			t.Errorf("%+v: appendMsgBody ok = %v, want %v", r, ok, tc.fast)
+		}
 		fast, err := encodeBody(&r)
 		if err != nil {
 			t.Fatal(err)
