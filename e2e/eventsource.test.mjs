@@ -113,9 +113,13 @@ test('SSE status codes: missing token 400, bad token 401 (JSON {error})', async 
   t.after(() => hub.cleanup());
   await hub.start();
   const user = await hub.userWithToken();
-  // Same length and alphabet as a real token, last character changed: a well-formed but wrong token.
-  const last = user.token.at(-1);
-  const tampered = user.token.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+  // Same length and alphabet as a real token, first signature character
+  // changed: a well-formed but wrong token. Not the last character: it carries
+  // two padding bits that must be zero, so changing it may make the token
+  // malformed (400) instead of refused (401), one run in sixteen.
+  const dot = user.token.lastIndexOf('.') + 1;
+  const first = user.token[dot];
+  const tampered = user.token.slice(0, dot) + (first === 'A' ? 'B' : 'A') + user.token.slice(dot + 1);
   const cases = [
     ['GET', '/sse', 400, 'missing token'],
     ['GET', '/sse?token=', 400, 'empty token'],
