@@ -41,8 +41,8 @@ export function parser(on) {
   };
 }
 
-// The user of a token rt1.<payload>.<mac>: a kind byte and three uvarints,
-// then the subject. Not verified: it only names the tabs' channel.
+// The user of a token rt1.<payload>.<mac> (a kind byte, three uvarints, the
+// subject). Not verified: it only names the tabs' channel.
 export function subject(token) {
   try {
     const b = atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'));
@@ -85,8 +85,8 @@ export class Inbox extends EventTarget {
     } catch (e) { return this._fail(e); }
     if (this._closed) return;
     this._name = `rtchub ${this.url} ${this._o.user || subject(this._tok) || this._tok}`;
-    // Leaving (closed, into the back/forward cache, frozen) hands over at
-    // once; coming back joins again; a tab shown again checks on the holder.
+    // Leaving (closed, back/forward cache, frozen) hands over at once;
+    // coming back joins again; a tab shown again checks on the holder.
     const away = () => { this._away = true; this._leave(); };
     const back = () => { if (this._away && !this._closed) { this._away = false; this._join(); } };
     const shown = () => {
@@ -100,9 +100,7 @@ export class Inbox extends EventTarget {
     this._join();
   }
 
-  // ---- which tab holds the stream: see README ----
-
-  _join() {
+  _join() { // which tab holds the stream: see README
     this._state('connecting');
     if (!globalThis.BroadcastChannel) return this._hold(); // alone
     this._bc = new BroadcastChannel(this._name);
@@ -148,8 +146,8 @@ export class Inbox extends EventTarget {
 
   _beat() { this._post({ t: 'beat', state: this.state, error: this.error, hid: hidden() }); }
 
-  // Stop holding or following, and say so: if this tab held the stream, the
-  // others elect a new holder at once, which resumes from lastId.
+  // Stop holding or following, and say so: if this tab held the stream,
+  // the others elect a new holder at once, which resumes from lastId.
   _leave() {
     this._post({ t: 'bye' });
     this._unhold();
@@ -227,7 +225,7 @@ export class Inbox extends EventTarget {
     const last = this._reset || ev.id === undefined ? this.lastId : ev.id;
     if (ev.type === 'rtchub.reset') {
       // Every pending message comes again, then an id-only event: what did
-      // not is gone. lastId stays put till then: a cut replay comes again.
+      // not is gone. lastId stays put till then (a cut replay comes again).
       this._reset = new Set();
     } else if (ev.type === 'rtchub.ack' || ev.type === 'rtchub.recall') {
       this._change({ rm: d?.id, why: d?.reason || 'acknowledged', by: d?.by, lastId: last });
@@ -246,9 +244,7 @@ export class Inbox extends EventTarget {
     }
   }
 
-  // ---- the stream (holder only) ----
-
-  async _run() {
+  async _run() { // the stream (holder only)
     const ctl = this._ctl = new AbortController();
     for (let fails = 0, denied = 0; this._ctl === ctl; fails++) {
       this._state('connecting');
