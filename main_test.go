@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"reflect"
@@ -46,7 +47,7 @@ func runCmd(t testing.TB, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// served is `rtchub serve` run through run(), on ports picked beforehand.
+// served is `rtchub serve` run through run(), on loopback ports of its own.
 type served struct {
 	*testkit.Hub
 	cancel context.CancelFunc
@@ -58,21 +59,22 @@ type served struct {
 // answer /healthz.
 func startServe(t *testing.T, dir string, env map[string]string, extra ...string) *served {
 	t.Helper()
-	apiAddr, sseAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
-	args := append([]string{"serve", "--api-addr", apiAddr, "--sse-addr", sseAddr, "--data-dir", dir}, extra...)
+	args := append([]string{"serve", "--api-addr", "127.0.0.1:0", "--sse-addr", "127.0.0.1:0", "--data-dir", dir}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	lb := &testkit.LogBuffer{}
-	s := &served{Hub: testkit.Remote(dir, "http://"+apiAddr, "http://"+sseAddr, lb), cancel: cancel, done: make(chan error, 1)}
-	go func() { s.done <- run(ctx, args, testEnv(env), io.Discard, lb) }()
-	t.Cleanup(func() { s.stop(t) })
-	testkit.Eventually(t, "rtchub serve answers /healthz", func() bool {
-		select {
-		case err := <-s.done:
-			t.Fatalf("rtchub serve exited: %v\n%s", err, lb.String())
-		default:
+	s := &served{cancel: cancel, done: make(chan error, 1)}
+	exited := make(chan struct{})
+	go func() {
+		err := run(ctx, args, testEnv(env), io.Discard, lb)
+		if err != nil {
+			fmt.Fprintf(lb, "rtchub serve returned: %v\n", err)
 		}
-		return testkit.Healthy(s.API) && testkit.Healthy(s.SSE)
-	})
+		s.done <- err
+		close(exited)
+	}()
+	t.Cleanup(func() { s.stop(t) })
+	api, sse := testkit.WaitReady(t, lb, exited)
+	s.Hub = testkit.Remote(dir, api, sse, lb)
 	return s
 }
 

@@ -2,7 +2,6 @@
 // process on free ports with a temp data dir, and talk to its HTTP API.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -17,17 +16,13 @@ export const HUB_BIN = process.env.RTCHUB_BIN || path.join(here, '.bin', 'rtchub
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const rand = () => crypto.randomBytes(6).toString('hex');
 
-/** A free TCP port on 127.0.0.1 (listen on 0, read the port, close). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
+/**
+ * The listeners' ports from a hub log's "rtchub ready" line (text format),
+ * or null while it is not there.
+ */
+function readyPorts(log) {
+  const m = /msg="rtchub ready" .*?\bapi=127\.0\.0\.1:(\d+) sse=127\.0\.0\.1:(\d+)/.exec(log);
+  return m && { api: Number(m[1]), sse: Number(m[2]) };
 }
 
 /** Poll fn until it returns a truthy value or the timeout expires. */
@@ -70,17 +65,18 @@ export class Hub {
 
   async start() {
     if (this.proc) throw new Error('hub already running');
-    if (!this.apiPort) this.apiPort = await freePort();
-    if (!this.ssePort) this.ssePort = await freePort();
-    listeners.set(this.apiPort, 'api');
-    listeners.set(this.ssePort, 'sse');
     if (!fs.existsSync(HUB_BIN)) throw new Error(`hub binary not found at ${HUB_BIN} (run e2e/run.sh, or set RTCHUB_BIN)`);
     this.runs++;
-    this.log += `--- run ${this.runs}: ${HUB_BIN} serve (api ${this.apiPort}, sse ${this.ssePort}, data ${this.dataDir})\n`;
+    // The first run binds port 0 and reads back what it got (a port picked
+    // beforehand can be taken by another test before the hub binds it);
+    // later runs keep those ports, so clients reconnect to the same URLs.
+    const pick = !this.apiPort || !this.ssePort;
+    this.log += `--- run ${this.runs}: ${HUB_BIN} serve (api ${this.apiPort || 0}, sse ${this.ssePort || 0}, data ${this.dataDir})\n`;
+    const runLog = this.log.length;
     const proc = spawn(HUB_BIN, [
       'serve',
-      '--api-addr', `127.0.0.1:${this.apiPort}`,
-      '--sse-addr', `127.0.0.1:${this.ssePort}`,
+      '--api-addr', `127.0.0.1:${this.apiPort || 0}`,
+      '--sse-addr', `127.0.0.1:${this.ssePort || 0}`,
       '--data-dir', this.dataDir,
       ...this.args,
     ], {
@@ -95,6 +91,16 @@ export class Hub {
     let early = null;
     proc.exited.then((r) => { early = r; });
     try {
+      if (pick) {
+        const ports = await waitFor(() => {
+          if (early) throw new Error(`hub exited early (code ${early.code}, signal ${early.signal})`);
+          return readyPorts(this.log.slice(runLog));
+        }, { timeout: 20000, what: 'the "rtchub ready" log line' });
+        this.apiPort = ports.api;
+        this.ssePort = ports.sse;
+      }
+      listeners.set(this.apiPort, 'api');
+      listeners.set(this.ssePort, 'sse');
       for (const base of [this.apiBase, this.sseBase]) {
         await waitFor(async () => {
           if (early) throw new Error(`hub exited early (code ${early.code}, signal ${early.signal})`);

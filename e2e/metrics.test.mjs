@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { Hub, rand, openRawSSE } from './lib.mjs';
+import { Hub, rand, openRawSSE, waitFor } from './lib.mjs';
 
 const PROMTOOL = process.env.PROMTOOL || 'promtool';
 
@@ -67,7 +67,13 @@ test('/metrics after traffic: promtool check metrics finds no problem', async (t
   t.after(() => replay.close());
   await replay.until((ev) => ev.length >= 4, { what: 'replay of the 4 unacknowledged' });
 
-  const text = await scrape(hub);
+  // The hub counts a delivered event after its write returns, which can
+  // be after the client has read it.
+  const delivered = /^rtchub_events_delivered_total (\d+)$/m;
+  const text = await waitFor(async () => {
+    const t = await scrape(hub);
+    return Number(delivered.exec(t)?.[1]) >= 9 && t;
+  }, { what: 'events_delivered_total to count 5 live + 4 replayed' });
   const r = await promtoolCheck(text);
   assert.deepEqual({ code: r.code, out: r.out.trim() }, { code: 0, out: '' }, `promtool check metrics:\n${r.out}\n--- metrics ---\n${text}`);
 

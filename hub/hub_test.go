@@ -241,10 +241,10 @@ func TestSlowReaderIsolation(t *testing.T) {
 	}
 	fast.waitBytes(t, 5*time.Second, want)
 	other.waitBytes(t, 5*time.Second, want)
+	// The writer sets a mark after its write returns, which can be after
+	// the reader has the bytes.
 	for i := range marks {
-		if !marks[i].Load() {
-			t.Fatalf("frame %d not marked delivered although the fast stream got it", i)
-		}
+		eventually(t, fmt.Sprintf("mark of frame %d, which the fast stream got", i), marks[i].Load)
 	}
 	eventually(t, "slow stream to leave the hub", func() bool { return h.Online("u") == 1 })
 

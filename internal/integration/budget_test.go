@@ -80,7 +80,9 @@ func TestBudgetInASmallCgroup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 20 s flood")
 	}
-	t.Parallel()
+	// Not parallel: beside the crash and disk-full tests the flood's
+	// readers fall behind, and a stream cut for that is not what this
+	// test is about.
 	const limit = 64 << 20
 	procs := memoryCgroup(t, limit)
 	join := []string{"sh", "-c", `echo $$ > "$0" && exec "$@"`, procs}

@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"rtchub/internal/server"
 	"rtchub/internal/testkit"
+	"rtchub/store"
 )
 
 // TestMain lets more of these tests run at once than the default
@@ -42,16 +44,29 @@ func startChild(t testing.TB, dir string, extra ...string) (*exec.Cmd, <-chan st
 
 // runBinary runs the built rtchub with args and returns what it printed
 // (stdout and stderr) and its exit code.
+//
+// A hub this process ran on a data directory holds its lock until Stop,
+// and a moment longer when another test forks a child then (the child
+// holds a copy of the lock's fd until it execs): a command refused for
+// that lock is run again for up to testkit.Guard. No test here runs a
+// command against a hub it knows to be running.
 func runBinary(t testing.TB, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(testkit.Binary(t), args...)
-	cmd.Env = []string{}
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("rtchub %v: %v", args, err)
+	deadline := time.Now().Add(testkit.Guard)
+	for {
+		cmd := exec.Command(testkit.Binary(t), args...)
+		cmd.Env = []string{}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatalf("rtchub %v: %v", args, err)
+		}
+		code := cmd.ProcessState.ExitCode()
+		if code == 0 || !strings.Contains(string(out), store.ErrLocked.Error()) || time.Now().After(deadline) {
+			return string(out), code
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return string(out), cmd.ProcessState.ExitCode()
 }
 
 // needRoot skips the test unless it runs as root, which it needs to do

@@ -2,10 +2,10 @@ package testkit
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -50,16 +50,45 @@ func RemoveBinary() {
 	}
 }
 
-// FreeAddr returns a 127.0.0.1 address with a port that was free a moment
-// ago, for a child process that must be told its port.
-func FreeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
+// readyLine is the "rtchub ready" line of a hub's log, in text or JSON:
+// the listeners' addresses as the hub bound them.
+var readyLine = regexp.MustCompile(`msg="rtchub ready" .*?\bapi=(\S+) sse=(\S+)|"msg":"rtchub ready".*?"api":"([^"]+)","sse":"([^"]+)"`)
+
+// ReadyAddrs returns the API and SSE addresses a hub started on port 0
+// bound, from the "rtchub ready" line of its log; ok is false until the
+// line is there. Binding port 0 and reading it back leaves no window in
+// which another test takes a port picked beforehand.
+func ReadyAddrs(log string) (api, sse string, ok bool) {
+	m := readyLine.FindStringSubmatch(log)
+	switch {
+	case m == nil:
+		return "", "", false
+	case m[1] != "":
+		return m[1], m[2], true
+	default:
+		return m[3], m[4], true
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+}
+
+// WaitReady waits until log has the "rtchub ready" line, or exited is
+// closed, and returns the hub's base URLs once both answer /healthz.
+func WaitReady(tb testing.TB, log *LogBuffer, exited <-chan struct{}) (api, sse string) {
+	tb.Helper()
+	deadline := time.Now().Add(4 * Guard)
+	for {
+		select {
+		case <-exited:
+			tb.Fatalf("hub exited before it was ready:\n%s", log.String())
+		default:
+		}
+		if a, s, ok := ReadyAddrs(log.String()); ok && Healthy("http://"+a) && Healthy("http://"+s) {
+			return "http://" + a, "http://" + s
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("hub not ready after %v:\n%s", 4*Guard, log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // Child is the rtchub binary running `serve` as a process of its own, for
@@ -70,7 +99,7 @@ type Child struct {
 	Exited <-chan struct{} // closed once the process has exited (Cmd.ProcessState is set)
 }
 
-// StartChild runs `rtchub serve` on dir with free loopback ports and
+// StartChild runs `rtchub serve` on dir on loopback ports of its own and
 // extra flags, with the test client in its environment, and waits until
 // both listeners answer /healthz. The process is killed at the end of the
 // test if it still runs.
@@ -85,9 +114,8 @@ func StartChild(tb testing.TB, dir string, extra ...string) *Child {
 func StartChildVia(tb testing.TB, via []string, dir string, extra ...string) *Child {
 	tb.Helper()
 	bin := Binary(tb)
-	apiAddr, sseAddr := FreeAddr(tb), FreeAddr(tb)
 	lb := &LogBuffer{}
-	args := append([]string{"serve", "--api-addr", apiAddr, "--sse-addr", sseAddr, "--data-dir", dir}, extra...)
+	args := append([]string{"serve", "--api-addr", "127.0.0.1:0", "--sse-addr", "127.0.0.1:0", "--data-dir", dir}, extra...)
 	argv := append(append(append([]string(nil), via...), bin), args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = []string{"RTCHUB_CLIENT_ID=" + ClientID, "RTCHUB_CLIENT_SECRET=" + ClientSecret}
@@ -101,18 +129,7 @@ func StartChildVia(tb testing.TB, via []string, dir string, extra ...string) *Ch
 		cmd.Process.Kill()
 		<-exited
 	})
-	h := Remote(dir, "http://"+apiAddr, "http://"+sseAddr, lb)
-	deadline := time.Now().Add(4 * Guard)
-	for !Healthy(h.API) || !Healthy(h.SSE) {
-		select {
-		case <-exited:
-			tb.Fatalf("child hub exited before it was ready:\n%s", lb.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("child hub not ready after %v:\n%s", 4*Guard, lb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	api, sse := WaitReady(tb, lb, exited)
+	h := Remote(dir, api, sse, lb)
 	return &Child{Hub: h, Cmd: cmd, Exited: exited}
 }
