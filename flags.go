@@ -66,6 +66,7 @@ func serveFlags(fs *flag.FlagSet) (*server.Config, *serveText) {
 		{"fsync-interval", &c.Store.FsyncInterval, int64(time.Millisecond), int64(time.Hour), false, false, "sync period with --fsync=interval"},
 		{"heartbeat", &c.Hub.Heartbeat, int64(100 * time.Millisecond), int64(time.Hour), false, false, "interval of ': ping' comments on idle streams"},
 		{"retry", &c.SSE.Retry, int64(100 * time.Millisecond), int64(time.Hour), false, false, "reconnect delay sent to clients as 'retry:'"},
+		{"flush-window", &c.Hub.FlushWindow, 0, int64(100 * time.Millisecond), false, false, "a stream written less than this ago waits till this long after that write before its next, so a busy stream takes many messages a write (0: never wait)"},
 		{"write-timeout", &c.Hub.WriteTimeout, int64(time.Millisecond), int64(time.Hour), false, false, "how long a stream write may block before the stream is closed"},
 		{"access-token-ttl", &c.API.AccessTokenTTL, int64(time.Second), int64(year), false, true, "lifetime of application access tokens"},
 		{"user-token-ttl", &c.API.UserTokenTTL, int64(time.Second), int64(10 * year), false, true, "default lifetime of user tokens (at most --max-user-token-ttl)"},
@@ -160,6 +161,9 @@ func checkServe(c *server.Config) error {
 		if *p == 0 {
 			*p = -1
 		}
+	}
+	if c.Hub.FlushWindow == 0 {
+		c.Hub.FlushWindow = -1
 	}
 	return nil
 }

@@ -143,6 +143,7 @@ func TestServeFlags(t *testing.T) {
 		{"history", "7", func(c server.Config, _ serveText) any { return c.Store.History }, 7},
 		{"compact-min", "50", func(c server.Config, _ serveText) any { return c.Store.CompactMin }, 50},
 		{"write-timeout", "2s", func(c server.Config, _ serveText) any { return c.Hub.WriteTimeout }, 2 * time.Second},
+		{"flush-window", "5ms", func(c server.Config, _ serveText) any { return c.Hub.FlushWindow }, 5 * time.Millisecond},
 		{"access-token-ttl", "1s", func(c server.Config, _ serveText) any { return c.API.AccessTokenTTL }, time.Second},
 		{"user-token-ttl", "1m", func(c server.Config, _ serveText) any { return c.API.UserTokenTTL }, time.Minute},
 		{"max-user-token-ttl", "2h", func(c server.Config, _ serveText) any { return c.API.MaxUserTokenTTL }, 2 * time.Hour},
@@ -216,6 +217,8 @@ func TestFlagRanges(t *testing.T) {
 		{"keep-acked", "-3", "or -1 for none"},
 		{"max-streams-per-user", "many", "not a whole number"},
 		{"write-timeout", "10", "not a duration"},
+		{"flush-window", "101ms", "from 0s to 100ms"},
+		{"flush-window", "-1ms", "from 0s to 100ms"},
 	} {
 		for how, run := range map[string]func() error{
 			"flag": func() error {
@@ -241,13 +244,14 @@ func TestFlagRanges(t *testing.T) {
 			t.Errorf("%v: %v, want a usage error naming both flags", args, err)
 		}
 	}
-	// 0 keeps none, as -1 does.
-	c, _, err := parseServe(t, nil, "--keep-acked", "0", "--history", "0")
+	// 0 keeps none, as -1 does; a flush window of 0 is none, which the hub
+	// spells negative (its 0 is the default).
+	c, _, err := parseServe(t, nil, "--keep-acked", "0", "--history", "0", "--flush-window", "0")
 	if err == nil {
 		err = checkServe(&c)
 	}
-	if err != nil || c.Store.KeepAcked != -1 || c.Store.History != -1 {
-		t.Errorf("--keep-acked 0 --history 0: %v, %d, %d; want -1 (none) for both", err, c.Store.KeepAcked, c.Store.History)
+	if err != nil || c.Store.KeepAcked != -1 || c.Store.History != -1 || c.Hub.FlushWindow >= 0 {
+		t.Errorf("--keep-acked 0 --history 0 --flush-window 0: %v, %d, %d, %v; want -1 (none) for the first two and a negative window", err, c.Store.KeepAcked, c.Store.History, c.Hub.FlushWindow)
 	}
 }
 

@@ -27,7 +27,10 @@ type Options struct {
 	Heartbeat    time.Duration // no stream goes longer without a write
 	Writers      int           // writer goroutines
 	WriteTimeout time.Duration // how long a blocked write may take
-	Logger       *slog.Logger
+	// FlushWindow is how long a stream just written waits for more
+	// commits before its next write (see Burst); negative: no wait.
+	FlushWindow time.Duration
+	Logger      *slog.Logger
 }
 
 // DefaultOptions are the documented defaults. Writers is GOMAXPROCS.
@@ -39,6 +42,7 @@ func DefaultOptions() Options {
 		Heartbeat:    15 * time.Second,
 		Writers:      runtime.GOMAXPROCS(0),
 		WriteTimeout: 10 * time.Second,
+		FlushWindow:  2 * time.Millisecond,
 	}
 }
 
@@ -50,6 +54,9 @@ func (o Options) withDefaults() Options {
 	orDefault(&o.Heartbeat, d.Heartbeat)
 	orDefault(&o.Writers, d.Writers)
 	orDefault(&o.WriteTimeout, d.WriteTimeout)
+	if o.FlushWindow == 0 {
+		o.FlushWindow = d.FlushWindow
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -221,29 +228,6 @@ func (h *Hub) sendTo(targets []Target, f *Frame, b *Burst) {
 		}
 	}
 	h.mu.RUnlock()
-}
-
-// A Burst holds back the writers for the frames sent through it until
-// Flush, so a group commit of several messages reaches each stream in one
-// write rather than one write a message. It belongs to one goroutine.
-type Burst struct {
-	h       *Hub
-	streams []*Stream // taken from the writers until Flush
-}
-
-// NewBurst returns an empty Burst of h.
-func (h *Hub) NewBurst() *Burst { return &Burst{h: h} }
-
-// SendTo is Hub.SendTo, with the writing left to Flush.
-func (b *Burst) SendTo(targets []Target, f *Frame) { b.h.sendTo(targets, f, b) }
-
-// Flush hands the streams sent to since the last Flush to the writers.
-func (b *Burst) Flush() {
-	for _, s := range b.streams {
-		b.h.schedule(s)
-	}
-	clear(b.streams)
-	b.streams = b.streams[:0]
 }
 
 // Apps reports whether any application stream is open: events for them

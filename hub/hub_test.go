@@ -434,7 +434,7 @@ func TestConcurrentSendersKeepFramesWhole(t *testing.T) {
 // A Burst keeps its streams from the writers until Flush, and frames that
 // others send meanwhile wait with it, in order.
 func TestBurstHoldsFramesUntilFlush(t *testing.T) {
-	h := newHub(t, hub.Options{})
+	h := newHub(t, hub.Options{FlushWindow: -1})
 	p := newPairer(t)
 	r := startLive(t, h, p, "u")
 	b := h.NewBurst()
@@ -453,4 +453,41 @@ func TestBurstHoldsFramesUntilFlush(t *testing.T) {
 	// The burst is empty again: a flush sends nothing twice.
 	b.Flush()
 	r.quiet(t, 50*time.Millisecond, len(want))
+}
+
+// With a flush window, a stream written moments ago (here by its replay)
+// keeps what bursts send it until the window since that write ends, then
+// takes it all in order, with a frame sent outside the bursts meanwhile.
+// Closing the hub writes what is held before the streams end.
+func TestBurstWindowHoldsABusyStream(t *testing.T) {
+	const window = time.Second
+	for _, closeHub := range []bool{false, true} {
+		t.Run(fmt.Sprintf("close=%v", closeHub), func(t *testing.T) {
+			t.Parallel()
+			h := newHub(t, hub.Options{FlushWindow: window})
+			p := newPairer(t)
+			r := startLive(t, h, p, "u")
+			b := h.NewBurst()
+			var mark atomic.Bool
+			fs, want := liveFrames(3, 100)
+			b.SendTo([]hub.Target{{User: "u", Mark: &mark}}, &hub.Frame{B: fs[0], Msg: "m0"})
+			b.Flush()
+			h.SendTo([]hub.Target{{User: "u"}}, &hub.Frame{B: fs[1]})
+			b.SendTo([]hub.Target{{User: "u", Mark: &mark}}, &hub.Frame{B: fs[2], Msg: "m2"})
+			b.Flush()
+			r.quiet(t, window/4, len("P\n\n"))
+			if mark.Load() {
+				t.Fatal("a held frame is marked delivered")
+			}
+			if closeHub {
+				h.Close(5 * time.Second)
+				if got := r.waitEOF(t, 5*time.Second); !bytes.Equal(got, want) {
+					t.Fatalf("before EOF the client read %q, want %q", got, want)
+				}
+				return
+			}
+			r.waitBytes(t, 3*window, want)
+			eventually(t, "mark of the held frames", mark.Load)
+		})
+	}
 }

@@ -105,7 +105,7 @@ func (s *Stream) enqueue(it item, b *Burst) {
 	if s.live && !s.scheduled {
 		s.scheduled = true
 		if b != nil {
-			b.streams = append(b.streams, s)
+			b.take(s)
 		} else {
 			s.h.schedule(s)
 		}

@@ -2,7 +2,8 @@
 # rtchub beside the bare net/http broadcaster (the floor) in one run, with the
 # shared ssebench load tool: broadcast (100 streams, 8 publishers) and unicast
 # (1,000 streams each its own user, 16 publishers, every notify fsync'd), each
-# round interleaved floor / hub(s), then medians and ratios.
+# round interleaved floor / hub(s), then medians and ratios, and the median
+# of each run's p50 latency from publish to receipt.
 #
 # Usage: bash scripts/floor-compare.sh [RUNS] [HUB_BINARY...]
 #   RUNS defaults to 3; without binaries the hub is built from this tree.
@@ -63,7 +64,8 @@ for line in open(sys.argv[1]):
 def fig(mode, d):
     n = d["delivered"] if mode == "broadcast" else d["published"]
     rate = d["delivered_per_s"] if mode == "broadcast" else d["publish_per_s"]
-    return {"cpu_us": 1e6 * d["cpu_s"]["server"] / max(n, 1), "rate": rate, "lost": d["lost"], "dup": d["duplicates"]}
+    return {"cpu_us": 1e6 * d["cpu_s"]["server"] / max(n, 1), "rate": rate, "lost": d["lost"], "dup": d["duplicates"],
+            "p50": d["latency_ms"]["p50"]}
 for mode in ("broadcast", "unicast"):
     floor = rows.get((mode, "floor"))
     if not floor:
@@ -77,7 +79,9 @@ for mode in ("broadcast", "unicast"):
         figs = [fig(mode, d) for d in ds]
         cpu = statistics.median(f["cpu_us"] for f in figs)
         rt = statistics.median(f["rate"] for f in figs)
+        p50 = statistics.median(f["p50"] for f in figs)
         print(f"{mode:9} {who:5} {unit} {cpu:7.2f} ({cpu / base['cpu_us']:.2f}x)  {rate} {rt:9.0f} ({rt / base['rate']:.2f}x)"
+              f"  latency p50 {p50:.2f} ms"
               f"  lost {sum(f['lost'] for f in figs)} dup {sum(f['dup'] for f in figs)}"
               f"  runs cpu {[round(f['cpu_us'], 2) for f in figs]} rate {[round(f['rate']) for f in figs]}")
 PY
