@@ -13,11 +13,12 @@ import (
 // was written less than Options.FlushWindow ago is held further: the
 // commits that reach it within the window go out in one write at its end.
 // A stream that was quiet goes out at Flush, so a lone message is never
-// delayed; a frame is held at most one window past its commit.
+// delayed; a frame is held at most one window past its Flush, and a held
+// stream whose queue is half full goes out at once (Stream.enqueue).
 type Burst struct {
 	h       *Hub
 	window  int64     // nanos; 0: hold nothing
-	now     int64     // unix nanos when this round's first stream came
+	now     int64     // monotime when this round's first stream came
 	streams []*Stream // quiet ones: to the writers at Flush
 	hot     []*Stream // written within the window: held
 	oldest  int64     // the earliest last write among hot
@@ -47,7 +48,7 @@ func (b *Burst) take(s *Stream) {
 		return
 	}
 	if b.now == 0 {
-		b.now = time.Now().UnixNano()
+		b.now = monotime()
 	}
 	if since := b.now - s.lastWrite; since >= b.window {
 		b.streams = append(b.streams, s)
@@ -56,6 +57,7 @@ func (b *Burst) take(s *Stream) {
 	if len(b.hot) == 0 || s.lastWrite < b.oldest {
 		b.oldest = s.lastWrite
 	}
+	s.held = true
 	b.hot = append(b.hot, s)
 }
 
@@ -73,8 +75,11 @@ func (b *Burst) Flush() {
 		if !b.armed {
 			b.armed = true
 			// The first stream's window ends first; the streams held with
-			// it were written later, so none waits more than a window.
-			b.timer.Reset(time.Duration(max(b.oldest+b.window-b.now, 0)))
+			// it were written later. Measured from now, not from the
+			// round's start, and never longer than a window: a long round
+			// or a stream written during it must not stretch the hold.
+			wait := min(max(b.oldest+b.window-monotime(), 0), b.window)
+			b.timer.Reset(time.Duration(wait))
 		}
 		b.mu.Unlock()
 		clear(b.hot)
@@ -83,12 +88,18 @@ func (b *Burst) Flush() {
 	b.now = 0
 }
 
-// release hands the held streams to the writers (the timer's goroutine).
+// release hands the held streams to the writers (the timer's goroutine),
+// but those that enqueue already sent: held says which are still waiting.
 // schedule does not block, so it runs under b.mu and held keeps its array.
 func (b *Burst) release() {
 	b.mu.Lock()
 	for _, s := range b.held {
-		b.h.schedule(s)
+		s.mu.Lock()
+		if s.held {
+			s.held = false
+			b.h.schedule(s)
+		}
+		s.mu.Unlock()
 	}
 	clear(b.held)
 	b.held = b.held[:0]

@@ -19,7 +19,8 @@ func (h *Hub) heartbeat() {
 		select {
 		case <-h.stop:
 			return
-		case now := <-t.C:
+		case <-t.C:
+			now := monotime()
 			list = h.snapshot(list[:0])
 			for _, s := range list {
 				if s.peerGone() {
@@ -27,7 +28,7 @@ func (h *Hub) heartbeat() {
 					continue
 				}
 				s.mu.Lock()
-				quiet := s.live && now.UnixNano()-s.lastWrite >= due
+				quiet := s.live && now-s.lastWrite >= due
 				if quiet && !s.scheduled {
 					// Idle: give back the spare queue, so a quiet stream
 					// holds no buffer at all.

@@ -491,3 +491,24 @@ func TestBurstWindowHoldsABusyStream(t *testing.T) {
 		})
 	}
 }
+
+// A window does not fill the queue of a reader that keeps up: a held
+// stream whose queue is half full goes to the writers at once, and nothing
+// is cut.
+func TestBurstWindowReleasesAFillingQueue(t *testing.T) {
+	const queueLen = 8
+	h := newHub(t, hub.Options{FlushWindow: time.Hour, QueueLen: queueLen})
+	p := newPairer(t)
+	r := startLive(t, h, p, "u")
+	b := h.NewBurst()
+	fs, want := liveFrames(3*queueLen, 100)
+	for _, f := range fs {
+		b.SendTo([]hub.Target{{User: "u"}}, &hub.Frame{B: f})
+		b.Flush()
+		time.Sleep(time.Millisecond) // the writers drain between commits
+	}
+	r.waitBytes(t, 5*time.Second, want)
+	if c := h.Metrics.Cut.Load(); c != 0 {
+		t.Errorf("Metrics.Cut = %d, want 0", c)
+	}
+}

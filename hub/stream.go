@@ -42,8 +42,17 @@ type Stream struct {
 	closed       bool
 	partial      []byte // bytes a non-blocking write left over
 	partialMarks []Mark
-	lastWrite    int64 // unix nanos of the last write, for the heartbeat
+	lastWrite    int64 // monotime of the last write, for the heartbeat and Burst
+	held         bool  // scheduled, and waiting in a Burst's window
 }
+
+// epoch starts the monotonic clock of monotime.
+var epoch = time.Now()
+
+// monotime is nanoseconds since epoch on the monotonic clock: a step of
+// the wall clock (NTP at boot, a VM resumed) must not make a stream look
+// written in the future, which would hold it for the length of the step.
+func monotime() int64 { return int64(time.Since(epoch)) }
 
 // Start writes the response head and the replay with blocking writes, each
 // chunk under its own WriteTimeout (a slow but steady reader gets its whole
@@ -77,7 +86,7 @@ func (s *Stream) Start(conn net.Conn, replay func(emit func(b []byte, marks []Ma
 	}
 	s.mu.Lock()
 	s.live = true
-	s.lastWrite = time.Now().UnixNano()
+	s.lastWrite = monotime()
 	if len(s.q) > 0 && !s.scheduled {
 		s.scheduled = true
 		h.schedule(s)
@@ -109,6 +118,13 @@ func (s *Stream) enqueue(it item, b *Burst) {
 		} else {
 			s.h.schedule(s)
 		}
+	}
+	if s.held && 2*len(s.q) >= s.h.opts.QueueLen {
+		// A window must not fill the queue of a reader that keeps up:
+		// half full, the stream goes to the writers now (Burst.release
+		// then passes it by).
+		s.held = false
+		s.h.schedule(s)
 	}
 	s.mu.Unlock()
 }

@@ -32,7 +32,7 @@ func (h *Hub) flush(s *Stream, buf []byte, rw *rawWriter) []byte {
 	}
 	items := s.q
 	s.q, s.spare = s.spare, nil
-	s.lastWrite = time.Now().UnixNano()
+	s.lastWrite = monotime()
 	s.mu.Unlock()
 
 	for _, it := range items {
