@@ -21,7 +21,7 @@ export const rand = () => crypto.randomBytes(6).toString('hex');
  * or null while it is not there.
  */
 function readyPorts(log) {
-  const m = /msg="rtchub ready" .*?\bapi=127\.0\.0\.1:(\d+) sse=127\.0\.0\.1:(\d+)/.exec(log);
+  const m = /msg="rtchub ready" .*?\sapi=127\.0\.0\.1:(\d+) sse=127\.0\.0\.1:(\d+)\s/.exec(log);
   return m && { api: Number(m[1]), sse: Number(m[2]) };
 }
 
@@ -91,14 +91,17 @@ export class Hub {
     let early = null;
     proc.exited.then((r) => { early = r; });
     try {
-      if (pick) {
-        const ports = await waitFor(() => {
-          if (early) throw new Error(`hub exited early (code ${early.code}, signal ${early.signal})`);
-          return readyPorts(this.log.slice(runLog));
-        }, { timeout: 20000, what: 'the "rtchub ready" log line' });
-        this.apiPort = ports.api;
-        this.ssePort = ports.sse;
+      // Every run waits for its own ready line: on a restart, a port
+      // that another process took meanwhile must not pass for this hub.
+      const ports = await waitFor(() => {
+        if (early) throw new Error(`hub exited early (code ${early.code}, signal ${early.signal})`);
+        return readyPorts(this.log.slice(runLog));
+      }, { timeout: 20000, what: 'the "rtchub ready" log line' });
+      if (!pick && (ports.api !== this.apiPort || ports.sse !== this.ssePort)) {
+        throw new Error(`hub bound api ${ports.api}, sse ${ports.sse}, not ${this.apiPort}, ${this.ssePort}`);
       }
+      this.apiPort = ports.api;
+      this.ssePort = ports.sse;
       listeners.set(this.apiPort, 'api');
       listeners.set(this.ssePort, 'sse');
       for (const base of [this.apiBase, this.sseBase]) {

@@ -48,8 +48,8 @@ func startChild(t testing.TB, dir string, extra ...string) (*exec.Cmd, <-chan st
 // A hub this process ran on a data directory holds its lock until Stop,
 // and a moment longer when another test forks a child then (the child
 // holds a copy of the lock's fd until it execs): a command refused for
-// that lock is run again for up to testkit.Guard. No test here runs a
-// command against a hub it knows to be running.
+// that lock (verify; compact and backup ask a running hub's admin socket
+// instead) is run again for up to testkit.Guard.
 func runBinary(t testing.TB, args ...string) (string, int) {
 	t.Helper()
 	deadline := time.Now().Add(testkit.Guard)

@@ -52,7 +52,7 @@ func RemoveBinary() {
 
 // readyLine is the "rtchub ready" line of a hub's log, in text or JSON:
 // the listeners' addresses as the hub bound them.
-var readyLine = regexp.MustCompile(`msg="rtchub ready" .*?\bapi=(\S+) sse=(\S+)|"msg":"rtchub ready".*?"api":"([^"]+)","sse":"([^"]+)"`)
+var readyLine = regexp.MustCompile(`msg="rtchub ready" .*?\sapi=([^\s"]+:\d+) sse=([^\s"]+:\d+)\s|"msg":"rtchub ready".*?"api":"([^"]+)","sse":"([^"]+)"`)
 
 // ReadyAddrs returns the API and SSE addresses a hub started on port 0
 // bound, from the "rtchub ready" line of its log; ok is false until the
