@@ -13,8 +13,10 @@ import (
 // was written less than Options.FlushWindow ago is held further: the
 // commits that reach it within the window go out in one write at its end.
 // A stream that was quiet goes out at Flush, so a lone message is never
-// delayed; a frame is held at most one window past its Flush, and a held
-// stream whose queue is half full goes out at once (Stream.enqueue).
+// delayed; a frame is held at most one window past its Flush. A stream
+// whose queue is half full goes out at once, held or not yet flushed
+// (Stream.enqueue): Stream.held says whether a Burst still has it to hand
+// over, so it is handed over once.
 type Burst struct {
 	h       *Hub
 	window  int64     // nanos; 0: hold nothing
@@ -43,6 +45,7 @@ func (b *Burst) SendTo(targets []Target, f *Frame) { b.h.sendTo(targets, f, b) }
 // take is enqueue's hand-off of s, which it has marked scheduled; s.mu is
 // held, so s.lastWrite can be read.
 func (b *Burst) take(s *Stream) {
+	s.held = true
 	if b.window == 0 {
 		b.streams = append(b.streams, s)
 		return
@@ -57,7 +60,6 @@ func (b *Burst) take(s *Stream) {
 	if len(b.hot) == 0 || s.lastWrite < b.oldest {
 		b.oldest = s.lastWrite
 	}
-	s.held = true
 	b.hot = append(b.hot, s)
 }
 
@@ -65,7 +67,7 @@ func (b *Burst) take(s *Stream) {
 // writers, and holds the others till their window ends.
 func (b *Burst) Flush() {
 	for _, s := range b.streams {
-		b.h.schedule(s)
+		b.h.release(s)
 	}
 	clear(b.streams)
 	b.streams = b.streams[:0]
@@ -88,18 +90,13 @@ func (b *Burst) Flush() {
 	b.now = 0
 }
 
-// release hands the held streams to the writers (the timer's goroutine),
-// but those that enqueue already sent: held says which are still waiting.
-// schedule does not block, so it runs under b.mu and held keeps its array.
+// release hands the held streams to the writers (the timer's goroutine).
+// Hub.release does not block, so it runs under b.mu and held keeps its
+// array.
 func (b *Burst) release() {
 	b.mu.Lock()
 	for _, s := range b.held {
-		s.mu.Lock()
-		if s.held {
-			s.held = false
-			b.h.schedule(s)
-		}
-		s.mu.Unlock()
+		b.h.release(s)
 	}
 	clear(b.held)
 	b.held = b.held[:0]

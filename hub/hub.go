@@ -193,6 +193,17 @@ func (h *Hub) attach(s *Stream) (_ *Stream, first bool, _ error) {
 	return s, first, nil
 }
 
+// release hands s to the writers if a Burst still holds it: enqueue may
+// have sent it already, when its queue grew half full.
+func (h *Hub) release(s *Stream) {
+	s.mu.Lock()
+	if s.held {
+		s.held = false
+		h.schedule(s)
+	}
+	s.mu.Unlock()
+}
+
 // schedule hands s to the writers. The queue holds every open stream at
 // once, so it does not fill; should closed streams still queued crowd it
 // while new ones open, the hand-off waits on a goroutine, never here.

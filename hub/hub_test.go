@@ -492,23 +492,40 @@ func TestBurstWindowHoldsABusyStream(t *testing.T) {
 	}
 }
 
-// A window does not fill the queue of a reader that keeps up: a held
-// stream whose queue is half full goes to the writers at once, and nothing
-// is cut.
-func TestBurstWindowReleasesAFillingQueue(t *testing.T) {
-	const queueLen = 8
-	h := newHub(t, hub.Options{FlushWindow: time.Hour, QueueLen: queueLen})
-	p := newPairer(t)
-	r := startLive(t, h, p, "u")
-	b := h.NewBurst()
-	fs, want := liveFrames(3*queueLen, 100)
-	for _, f := range fs {
-		b.SendTo([]hub.Target{{User: "u"}}, &hub.Frame{B: f})
-		b.Flush()
-		time.Sleep(time.Millisecond) // the writers drain between commits
-	}
-	r.waitBytes(t, 5*time.Second, want)
-	if c := h.Metrics.Cut.Load(); c != 0 {
-		t.Errorf("Metrics.Cut = %d, want 0", c)
+// Holding a stream does not fill the queue of a reader that keeps up:
+// one held by a window across commits, or one held until Flush by a
+// commit of many messages, goes to the writers once its queue is half
+// full, and nothing is cut. (Each case sends 3 queues' worth 1 ms apart:
+// held to the end, the stream would be cut at the queue's length.)
+func TestBurstReleasesAFillingQueue(t *testing.T) {
+	const queueLen = 64
+	for _, tc := range []struct {
+		name   string
+		window time.Duration
+		flush  bool // Flush after each frame (a commit each), else once at the end
+	}{
+		{"window, a commit a frame", 2 * time.Second, true},
+		{"no window, one commit", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHub(t, hub.Options{FlushWindow: tc.window, QueueLen: queueLen})
+			p := newPairer(t)
+			r := startLive(t, h, p, "u")
+			b := h.NewBurst()
+			fs, want := liveFrames(3*queueLen, 100)
+			for _, f := range fs {
+				b.SendTo([]hub.Target{{User: "u"}}, &hub.Frame{B: f})
+				if tc.flush {
+					b.Flush()
+				}
+				time.Sleep(time.Millisecond)
+			}
+			b.Flush()
+			r.waitBytes(t, 3*tc.window+5*time.Second, want)
+			if c := h.Metrics.Cut.Load(); c != 0 {
+				t.Errorf("Metrics.Cut = %d, want 0", c)
+			}
+		})
 	}
 }

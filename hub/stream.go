@@ -43,7 +43,7 @@ type Stream struct {
 	partial      []byte // bytes a non-blocking write left over
 	partialMarks []Mark
 	lastWrite    int64 // monotime of the last write, for the heartbeat and Burst
-	held         bool  // scheduled, and waiting in a Burst's window
+	held         bool  // scheduled, and waiting in a Burst for Flush or its window
 }
 
 // epoch starts the monotonic clock of monotime.
@@ -120,8 +120,8 @@ func (s *Stream) enqueue(it item, b *Burst) {
 		}
 	}
 	if s.held && 2*len(s.q) >= s.h.opts.QueueLen {
-		// A window must not fill the queue of a reader that keeps up:
-		// half full, the stream goes to the writers now (Burst.release
+		// Holding must not fill the queue of a reader that keeps up:
+		// half full, the stream goes to the writers now (Hub.release
 		// then passes it by).
 		s.held = false
 		s.h.schedule(s)
