@@ -1,10 +1,9 @@
-// rtchub.js: the browser client of rtchub (README: "The browser client").
-// Tabs of one origin and user share one stream: one tab holds it and passes
-// it on over a BroadcastChannel (plain-HTTP pages have no Web Locks).
+// rtchub.js, the browser client (README: "The browser client"). Tabs of one
+// user share one stream, held by one tab and passed on a BroadcastChannel.
 
-const BEAT = 500; // ms between the holder's heartbeats
+const BEAT = 500; // ms between holder heartbeats
 const DEAD = 1500; // no heartbeat for this long (x4 if the holder is hidden): ask
-const CLAIM = 250; // ms a claiming tab waits to hear from the others
+const CLAIM = 250; // ms a claiming tab waits for the others
 
 const doc = globalThis.document;
 const hidden = () => doc?.visibilityState === 'hidden';
@@ -29,7 +28,7 @@ export function parser(on) {
         continue;
       }
       const c = line.indexOf(':');
-      if (c === 0) continue; // a comment, such as ": ping"
+      if (c === 0) continue; // a comment (": ping")
       const f = c < 0 ? line : line.slice(0, c);
       const v = c < 0 ? '' : line.slice(line[c + 1] === ' ' ? c + 2 : c + 1);
       if (f === 'data') data.push(v);
@@ -85,8 +84,8 @@ export class Inbox extends EventTarget {
     } catch (e) { return this._fail(e); }
     if (this._closed) return;
     this._name = `rtchub ${this.url} ${this._o.user || subject(this._tok) || this._tok}`;
-    // Leaving (closed, back/forward cache, frozen) hands over at once;
-    // coming back joins again; a tab shown again checks on the holder.
+    // Leaving (closed, bfcache, frozen) hands over; back, it joins again;
+    // shown again, it checks on the holder.
     const away = () => { this._away = true; this._leave(); };
     const back = () => { if (this._away && !this._closed) { this._away = false; this._join(); } };
     const shown = () => {
@@ -114,7 +113,7 @@ export class Inbox extends EventTarget {
   _timer(ms, f) { clearTimeout(this._t); this._t = setTimeout(f, ms); }
 
   // Claim the stream: a holder answers with a heartbeat; else, after CLAIM
-  // ms, the best claimant (a visible tab, then the lowest id) takes it.
+  // ms, the best claimant (visible, then lowest id) takes it.
   _elect() {
     this.role = 'electing';
     const rank = (hidden() ? '1' : '0') + this._id;
@@ -146,8 +145,7 @@ export class Inbox extends EventTarget {
 
   _beat() { this._post({ t: 'beat', state: this.state, error: this.error, hid: hidden() }); }
 
-  // Stop holding or following, and say so: if this tab held the stream,
-  // the others elect a new holder at once, which resumes from lastId.
+  // Stop holding or following, and say so: the others elect at once.
   _leave() {
     this._post({ t: 'bye' });
     this._unhold();
@@ -187,8 +185,7 @@ export class Inbox extends EventTarget {
     }
   }
 
-  // One change, applied alike in every tab.
-  _apply({ add, rm, why, by, via, lastId }) {
+  _apply({ add, rm, why, by, via, lastId }) { // one change, alike in every tab
     if (add && !this.messages.has(add.id) && !this._gone.has(add.id)) {
       this.messages.set(add.id, add);
       this._emit('message', add);
@@ -217,15 +214,14 @@ export class Inbox extends EventTarget {
     this.lastId = lastId;
   }
 
-  // An event of the stream (holder only).
-  _event(ev) {
+  _event(ev) { // of the stream (holder only)
     if (ev.retry !== undefined) return void (this._retry = ev.retry);
     let d = null;
     try { d = ev.data && JSON.parse(ev.data); } catch { /* not ours */ }
     const last = this._reset || ev.id === undefined ? this.lastId : ev.id;
     if (ev.type === 'rtchub.reset') {
-      // Every pending message comes again, then an id-only event: what did
-      // not is gone. lastId stays put till then (a cut replay comes again).
+      // All pending messages come again, then an id-only event: what did not
+      // is gone. lastId waits till then (a cut replay comes again).
       this._reset = new Set();
     } else if (ev.type === 'rtchub.ack' || ev.type === 'rtchub.recall') {
       this._change({ rm: d?.id, why: d?.reason || 'acknowledged', by: d?.by, lastId: last });
@@ -254,7 +250,7 @@ export class Inbox extends EventTarget {
         const res = await fetch(this.url + '/sse', { headers: h, signal: ctl.signal, cache: 'no-store' });
         if (res.status === 401 && this._o.getToken && denied++ < 3) {
           if (denied > 1) await sleep(this._retry);
-          this._tok = await this._o.getToken(); // expired: ask for a new one
+          this._tok = await this._o.getToken(); // expired
           fails = -1;
           continue;
         }
@@ -294,8 +290,8 @@ export class Inbox extends EventTarget {
 
   _emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
-  // POST /ack. Resolves once the message has left the inbox in every tab
-  // (204, or 404: the hub no longer has it); else rejects, and it stays.
+  // POST /ack: resolves once the message has left every tab's inbox (204,
+  // or 404: the hub no longer has it); else rejects, and it stays.
   async ack(id, again) {
     const res = await fetch(this.url + '/ack', {
       method: 'POST',
@@ -310,8 +306,7 @@ export class Inbox extends EventTarget {
     this._change({ rm: id, why: 'acknowledged' }, 'here');
   }
 
-  // A holder hands the stream on.
-  close() {
+  close() { // a holder hands the stream on
     this._closed = true;
     this._leave();
     for (const [t, ev, f] of this._on) t?.removeEventListener(ev, f);
