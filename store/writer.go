@@ -28,10 +28,17 @@ func (s *Store) append(ctx context.Context, r *request) error {
 	r.done = make(chan struct{})
 	select {
 	case s.reqs <- r:
-	case <-s.quit:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		// The queue is full: wait, but not past the caller's context
+		// (asked for only here, as a request's Done channel is made on
+		// first use).
+		select {
+		case s.reqs <- r:
+		case <-s.quit:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	select {
 	case <-r.done:

@@ -3,6 +3,7 @@ package httpx_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -80,50 +81,96 @@ type decodeTarget struct {
 	Inner struct{ X uint8 } `json:"inner"`
 }
 
+// flatTarget holds no struct: DecodeJSON decodes it with json.Unmarshal,
+// decodeTarget with a json.Decoder; both must be as strict.
+type flatTarget struct {
+	Name string          `json:"name"`
+	N    int64           `json:"n"`
+	List []string        `json:"list"`
+	Map  map[string]int  `json:"map"`
+	Raw  json.RawMessage `json:"raw"`
+	Ptr  *int            `json:"ptr"`
+}
+
+var decodeSeeds = []string{
+	`{"name":"x","n":1,"f":1.5,"b":true,"list":["a"],"map":{"k":1},"raw":{"any":[null]},"ptr":null,"inner":{"X":255}}`,
+	`{"name":"x","n":1,"list":["a"],"map":{"k":1},"raw":{"any":[null]},"ptr":3}`,
+	`{"inner":{"X":256}}`, `{"inner":{"Y":1}}`, `{"n":1e3}`, `{"n":"1"}`, `{}`, ` {} `, `{}{}`, `{} x`, `{"n":1}]`,
+	`[]`, `null`, `"s"`, ``, ` `, `{`, `{"name":"\ud800"}`, "{\"name\":\"\xff\"}", `{"NAME":"case"}`, `{"n\u0061me":"esc"}`,
+	`{"list":[1]}`, `{"map":{"k":"v"}}`, `{"name":"a","name":"b"}`, `{"raw":{"a":1,"a":2}}`, strings.Repeat(`[`, 200),
+}
+
 // FuzzDecodeJSON checks DecodeJSON against strictDecode: it accepts exactly
 // the bodies a strict decoder accepts, answers 413 only past the limit and
 // a JSON 400 otherwise, and never panics.
 func FuzzDecodeJSON(f *testing.F) {
-	for _, s := range []string{
-		`{"name":"x","n":1,"f":1.5,"b":true,"list":["a"],"map":{"k":1},"raw":{"any":[null]},"ptr":null,"inner":{"X":255}}`,
-		`{"inner":{"X":256}}`, `{"inner":{"Y":1}}`, `{"n":1e3}`, `{"n":"1"}`, `{}`, ` {} `, `{}{}`, `{} x`,
-		`[]`, `null`, `"s"`, ``, `{`, `{"name":"\ud800"}`, "{\"name\":\"\xff\"}", `{"NAME":"case"}`,
-		`{"list":[1]}`, `{"map":{"k":"v"}}`, strings.Repeat(`[`, 200),
-	} {
+	for _, s := range decodeSeeds {
 		f.Add([]byte(s))
 	}
-	const max = 1024
-	f.Fuzz(func(t *testing.T, body []byte) {
-		var got decodeTarget
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest("POST", "/", bytes.NewReader(body))
-		ok := httpx.DecodeJSON(rec, req, max, &got)
+	f.Fuzz(func(t *testing.T, body []byte) { checkDecode[decodeTarget](t, body) })
+}
 
-		var want decodeTarget
-		wantOK := len(body) <= max && testkit.StrictJSON(body, &want)
-		if ok != wantOK {
-			t.Fatalf("DecodeJSON = %v, strict decoder = %v for %q (status %d %s)", ok, wantOK, body, rec.Code, rec.Body.Bytes())
+// FuzzDecodeJSONFlat is FuzzDecodeJSON on the json.Unmarshal path.
+func FuzzDecodeJSONFlat(f *testing.F) {
+	for _, s := range decodeSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { checkDecode[flatTarget](t, body) })
+}
+
+func checkDecode[T any](t *testing.T, body []byte) {
+	const max = 1024
+	var got T
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+	ok := httpx.DecodeJSON(rec, req, max, &got)
+
+	var want T
+	wantOK := len(body) <= max && testkit.StrictJSON(body, &want)
+	if ok != wantOK {
+		t.Fatalf("DecodeJSON = %v, strict decoder = %v for %q (status %d %s)", ok, wantOK, body, rec.Code, rec.Body.Bytes())
+	}
+	if ok {
+		if rec.Code != 200 || rec.Body.Len() != 0 {
+			t.Fatalf("DecodeJSON succeeded but wrote a response: %d %q", rec.Code, rec.Body.Bytes())
 		}
-		if ok {
-			if rec.Code != 200 || rec.Body.Len() != 0 {
-				t.Fatalf("DecodeJSON succeeded but wrote a response: %d %q", rec.Code, rec.Body.Bytes())
-			}
-			a, _ := json.Marshal(got)
-			b, _ := json.Marshal(want)
-			if !bytes.Equal(a, b) {
-				t.Fatalf("decoded %s, strict decoder %s", a, b)
-			}
-			return
+		a, _ := json.Marshal(got)
+		b, _ := json.Marshal(want)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("decoded %s, strict decoder %s", a, b)
 		}
-		switch rec.Code {
-		case http.StatusBadRequest:
-		case http.StatusRequestEntityTooLarge:
-			if len(body) <= max {
-				t.Fatalf("413 for %d bytes", len(body))
-			}
-		default:
-			t.Fatalf("status %d for %q", rec.Code, body)
+		return
+	}
+	switch rec.Code {
+	case http.StatusBadRequest:
+	case http.StatusRequestEntityTooLarge:
+		if len(body) <= max {
+			t.Fatalf("413 for %d bytes", len(body))
 		}
-		testkit.WantErrorRecorder(t, rec)
-	})
+	default:
+		t.Fatalf("status %d for %q", rec.Code, body)
+	}
+	testkit.WantErrorRecorder(t, rec)
+}
+
+// TestDecodeJSONSameAnswers: the two decoding paths give the same status
+// and error for the same body, so a field's type never changes what a
+// client is told.
+func TestDecodeJSONSameAnswers(t *testing.T) {
+	for _, body := range append(decodeSeeds, `{"n":"x"}`, `{"list":"x"}`, `{"colour":1}`, `{"name":"a"} {"name":"b"}`, `{"name":"a",}`) {
+		t.Run(body, func(t *testing.T) {
+			answer := func(v any) string {
+				rec := httptest.NewRecorder()
+				httpx.DecodeJSON(rec, httptest.NewRequest("POST", "/", strings.NewReader(body)), 1024, v)
+				return fmt.Sprintf("%d %s", rec.Code, rec.Body.Bytes())
+			}
+			// The fields both targets have, and nothing else in the body.
+			if strings.Contains(body, "inner") || strings.Contains(body, `"f"`) || strings.Contains(body, `"b"`) {
+				t.Skip("uses a field only decodeTarget has")
+			}
+			if a, b := answer(&decodeTarget{}), answer(&flatTarget{}); a != b {
+				t.Errorf("Decoder path %s\nUnmarshal path %s", a, b)
+			}
+		})
+	}
 }

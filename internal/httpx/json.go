@@ -31,10 +31,17 @@ func WriteJSON(w http.ResponseWriter, code int, v any) {
 func WriteBody(w http.ResponseWriter, code int, b []byte) {
 	h := w.Header()
 	h["Content-Type"] = jsonType
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	if len(b) > smallBody {
+		h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	}
 	w.WriteHeader(code)
 	w.Write(b)
 }
+
+// smallBody is what net/http buffers before it must choose between a
+// Content-Length and chunking; a body that fits and ends the handler gets
+// its Content-Length from net/http, without the two allocations here.
+const smallBody = 2048
 
 // jsonType is shared by every answer: net/http only reads header values.
 var jsonType = []string{"application/json"}
@@ -64,7 +71,10 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", max))
 		return false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	bp := bodyPool.Get().(*[]byte)
+	defer putBody(bp)
+	body, err := readAll(http.MaxBytesReader(w, r.Body, max), (*bp)[:0])
+	*bp = body
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -85,19 +95,12 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 		WriteError(w, http.StatusBadRequest, msg)
 		return false
 	}
-	if msg := checkKeys(body, v); msg != "" {
+	fields := fieldsOf(reflect.TypeOf(v))
+	if msg := checkKeys(body, fields.names); msg != "" {
 		WriteError(w, http.StatusBadRequest, msg)
 		return false
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err = dec.Decode(v)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("trailing data after the JSON object")
-		}
-	}
-	if err == nil {
+	if err = decode(body, v, fields.flat); err == nil {
 		return true
 	}
 	var se *json.SyntaxError
@@ -123,10 +126,9 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 }
 
 // checkKeys returns why the top-level keys of body, if it is an object,
-// are not those of v's struct: a key not spelled exactly as a json tag, or
-// one given twice. Anything else wrong with body is left to the decoder.
-func checkKeys(body []byte, v any) string {
-	known := fieldNames(reflect.TypeOf(v))
+// are not the known json names: a key not spelled exactly as a json tag,
+// or one given twice. Anything else wrong with body is left to the decoder.
+func checkKeys(body []byte, known map[string]bool) string {
 	keys, ok := topKeys(body, known)
 	if !ok {
 		// An escaped key, or not well-formed: the decoder's way.
@@ -261,28 +263,117 @@ func checkKeysSlow(body []byte, known map[string]bool) string {
 	return ""
 }
 
-var fieldCache sync.Map // reflect.Type -> map[string]bool
+var fieldCache sync.Map // reflect.Type -> fields
 
-// fieldNames are the json names of the fields of the struct t points to.
-func fieldNames(t reflect.Type) map[string]bool {
-	if m, ok := fieldCache.Load(t); ok {
-		return m.(map[string]bool)
+// fields describes the struct a DecodeJSON target points to.
+type fields struct {
+	names map[string]bool // json names of its fields
+	// flat: no field holds a struct, so the exact top-level keys
+	// checkKeys allows are all the fields there are, and json.Unmarshal
+	// (which cannot refuse unknown fields) decodes it as strictly as a
+	// json.Decoder with DisallowUnknownFields, without the Decoder's
+	// buffers.
+	flat bool
+}
+
+func fieldsOf(t reflect.Type) fields {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(fields)
 	}
-	m := map[string]bool{}
+	f := fields{names: map[string]bool{}}
 	if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
-		for f := range t.Elem().Fields() {
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "-" || !f.IsExported() {
+		f.flat = true
+		for sf := range t.Elem().Fields() {
+			name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+			if name == "-" || !sf.IsExported() {
 				continue
 			}
 			if name == "" {
-				name = f.Name
+				name = sf.Name
 			}
-			m[name] = true
+			f.names[name] = true
+			f.flat = f.flat && !holdsStruct(sf.Type)
 		}
 	}
-	fieldCache.Store(t, m)
-	return m
+	fieldCache.Store(t, f)
+	return f
+}
+
+// holdsStruct reports whether a value of t can hold a struct's fields.
+func holdsStruct(t reflect.Type) bool {
+	for {
+		switch t.Kind() {
+		case reflect.Struct, reflect.Interface:
+			return true
+		case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+			t = t.Elem()
+		default:
+			return false
+		}
+	}
+}
+
+// decode decodes body, one JSON object whose top-level keys checkKeys has
+// allowed, into v, refusing unknown fields and trailing data.
+func decode(body []byte, v any, flat bool) error {
+	if flat {
+		if len(bytes.TrimLeft(body, " \t\r\n")) == 0 {
+			return io.EOF // as the Decoder says it
+		}
+		err := json.Unmarshal(body, v)
+		var se *json.SyntaxError
+		if errors.As(err, &se) && validFirst(body) {
+			return errTrailing
+		}
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errTrailing
+		}
+	}
+	return err
+}
+
+var errTrailing = errors.New("trailing data after the JSON object")
+
+// validFirst reports whether body starts with a whole JSON value: then a
+// syntax error json.Unmarshal found is in what follows it.
+func validFirst(body []byte) bool {
+	var skip json.RawMessage
+	return json.NewDecoder(bytes.NewReader(body)).Decode(&skip) == nil
+}
+
+// bodyPool holds request body buffers: a body is read whole, decoded and
+// dropped (the decoder copies what it keeps), so one buffer serves every
+// request that fits.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func putBody(bp *[]byte) {
+	// A rare large body is left to the collector, not kept alive.
+	if cap(*bp) <= 64<<10 {
+		bodyPool.Put(bp)
+	}
+}
+
+// readAll is io.ReadAll into buf.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, 512)
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 func kindName(k string) string {
