@@ -215,7 +215,7 @@ type Store struct {
 	full      error // the last write was refused for space
 	expT      *time.Timer
 	gatherT   *time.Timer // nil: batches never wait (see commitFrom)
-	lastBatch int         // requests in the last batch
+	peakBatch int         // requests a batch waits for (see commitFrom)
 	expAt     int64
 	lastStamp int64 // unix ms of the last batch or expiry sweep
 

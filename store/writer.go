@@ -119,9 +119,10 @@ func (s *Store) writer() {
 // (a larger request alone: its records go down in one batch, whole). It
 // returns a request taken that did not fit.
 //
-// When the last batch held more than one request, callers are writing
+// When recent batches held more than one request, callers are writing
 // concurrently, and one more fsync costs more than a short wait: the batch
-// then waits up to GatherWait for as many requests as the last one had.
+// then waits up to GatherWait for as many requests as their (decaying)
+// peak.
 func (s *Store) commitFrom(first *request, batch []*request, buf []byte) (*request, []byte) {
 	batch = append(batch, first)
 	n := first.records()
@@ -146,10 +147,10 @@ drain:
 			break drain
 		}
 	}
-	if held == nil && s.gatherT != nil && s.lastBatch > 1 && len(batch) < s.lastBatch {
+	if held == nil && s.gatherT != nil && s.peakBatch > 1 && len(batch) < s.peakBatch {
 		s.gatherT.Reset(s.opts.GatherWait)
 	gather:
-		for held == nil && n < maxBatch && len(batch) < s.lastBatch {
+		for held == nil && n < maxBatch && len(batch) < s.peakBatch {
 			select {
 			case r := <-s.reqs:
 				take(r)
@@ -159,7 +160,11 @@ drain:
 		}
 		s.gatherT.Stop()
 	}
-	s.lastBatch = len(batch)
+	// The peak falls by an eighth (at least one) a batch: batches grow to
+	// what concurrent callers fill, not just hold their last size, and a
+	// burst is forgotten within a few dozen batches once callers are
+	// fewer, so a lone caller soon stops waiting.
+	s.peakBatch = max(len(batch), s.peakBatch-1-s.peakBatch/8)
 	buf = s.commit(batch, buf[:0])
 	clear(batch)
 	return held, buf
