@@ -75,14 +75,11 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 	defer putBody(bp)
 	body, err := readAll(http.MaxBytesReader(w, r.Body, max), (*bp)[:0])
 	*bp = body
-	var mbe *http.MaxBytesError
+	if err != nil {
+		readFailed(w, err)
+		return false
+	}
 	switch {
-	case errors.As(err, &mbe):
-		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
-		return false
-	case err != nil:
-		WriteError(w, http.StatusBadRequest, "could not read the request body")
-		return false
 	case !utf8.Valid(body):
 		WriteError(w, http.StatusBadRequest, "request body is not valid UTF-8")
 		return false
@@ -125,21 +122,34 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 	return false
 }
 
+// readFailed answers a body that could not be read. (Apart, as the
+// target of errors.As escapes: the path of a body read whole stays free
+// of it.)
+func readFailed(w http.ResponseWriter, err error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", mbe.Limit))
+		return
+	}
+	WriteError(w, http.StatusBadRequest, "could not read the request body")
+}
+
 // checkKeys returns why the top-level keys of body, if it is an object,
 // are not the known json names: a key not spelled exactly as a json tag,
 // or one given twice. Anything else wrong with body is left to the decoder.
 func checkKeys(body []byte, known map[string]bool) string {
-	keys, ok := topKeys(body, known)
+	var arr [16][]byte
+	keys, ok := topKeys(arr[:0], body, known)
 	if !ok {
 		// An escaped key, or not well-formed: the decoder's way.
 		return checkKeysSlow(body, known)
 	}
 	for i, key := range keys {
 		switch {
-		case !known[key]:
-			return fmt.Sprintf("unknown field %q", Clip(key))
-		case slices.Contains(keys[:i], key):
-			return fmt.Sprintf("field %q is given twice", Clip(key))
+		case !known[string(key)]:
+			return fmt.Sprintf("unknown field %q", Clip(string(key)))
+		case slices.ContainsFunc(keys[:i], func(k []byte) bool { return bytes.Equal(k, key) }):
+			return fmt.Sprintf("field %q is given twice", Clip(string(key)))
 		}
 	}
 	return ""
@@ -149,8 +159,7 @@ func checkKeys(body []byte, known map[string]bool) string {
 // brackets and strings: one pass, no decoding. It gives up (false) on a
 // key with an escape or on anything not well-formed. A request has a
 // handful of keys; more than known holds is given up on too.
-func topKeys(body []byte, known map[string]bool) ([]string, bool) {
-	var keys []string
+func topKeys(keys [][]byte, body []byte, known map[string]bool) ([][]byte, bool) {
 	i := skipSpace(body, 0)
 	if i >= len(body) || body[i] != '{' {
 		return nil, false
@@ -170,7 +179,7 @@ func topKeys(body []byte, known map[string]bool) ([]string, bool) {
 		if end >= len(body) || body[end] != '"' {
 			return nil, false
 		}
-		keys = append(keys, string(body[i+1:end]))
+		keys = append(keys, body[i+1:end])
 		i = skipSpace(body, end+1)
 		if i >= len(body) || body[i] != ':' {
 			return nil, false
@@ -321,8 +330,7 @@ func decode(body []byte, v any, flat bool) error {
 			return io.EOF // as the Decoder says it
 		}
 		err := json.Unmarshal(body, v)
-		var se *json.SyntaxError
-		if errors.As(err, &se) && validFirst(body) {
+		if err != nil && trailing(err, body) {
 			return errTrailing
 		}
 		return err
@@ -340,9 +348,13 @@ func decode(body []byte, v any, flat bool) error {
 
 var errTrailing = errors.New("trailing data after the JSON object")
 
-// validFirst reports whether body starts with a whole JSON value: then a
-// syntax error json.Unmarshal found is in what follows it.
-func validFirst(body []byte) bool {
+// trailing reports whether err, from json.Unmarshal, is a syntax error
+// after a whole first value: trailing data, as the Decoder path calls it.
+func trailing(err error, body []byte) bool {
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return false
+	}
 	var skip json.RawMessage
 	return json.NewDecoder(bytes.NewReader(body)).Decode(&skip) == nil
 }
