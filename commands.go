@@ -192,6 +192,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.Float64Var(&c.Rate, "rate", 0, "notifies per second in all (0: as fast as the publishers go)")
 	fs.IntVar(&c.Publishers, "publishers", 16, "concurrent notifiers")
 	fs.DurationVar(&c.Hold, "hold", 10*time.Second, "idle: how long to hold the streams open")
+	fs.DurationVar(&c.BaseWait, "base-wait", 0, "wait this long after setup before sampling the hub's RSS without streams (a quiet hub hands freed memory back after 5-10s)")
 	fs.IntVar(&c.Stalled, "stalled", 0, "extra streams that connect and never read")
 	fs.IntVar(&c.PID, "pid", 0, "the hub's process id, to report its RSS per stream")
 	fs.DurationVar(&c.Timeout, "timeout", 0, "cap on the whole run (0: 5m, and the soak's --duration besides)")

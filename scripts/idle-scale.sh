@@ -21,7 +21,7 @@ for n in "${counts[@]}"; do
   for _ in $(seq 100); do curl -fs "http://$api/healthz" >/dev/null && break; sleep 0.1; done
   sync; echo 2 >/proc/sys/vm/drop_caches 2>/dev/null || true
   s0=$(slab)
-  "$work/rtchub" bench --api "http://$api" --sse "http://$sse" --pid "$pid" --scenario idle --streams "$n" --hold 12s >"$work/res.json" &
+  "$work/rtchub" bench --api "http://$api" --sse "http://$sse" --pid "$pid" --scenario idle --streams "$n" --base-wait 11s --hold 20s >"$work/res.json" &
   b=$!
   # Sample while the streams are held: once the hub's count reaches n.
   for _ in $(seq 600); do

@@ -27,6 +27,7 @@ type Config struct {
 	Rate         float64       // notifies per second in all; 0 = as fast as Publishers go
 	Publishers   int           // concurrent notifiers
 	Hold         time.Duration // idle: how long to hold the streams
+	BaseWait     time.Duration // wait after setup before the RSS without streams
 	Stalled      int           // extra streams that never read (broadcast, unicast)
 	PID          int           // hub's pid, for RSS; 0 = not measured
 	Timeout      time.Duration // cap on the whole run
@@ -114,6 +115,8 @@ func (cfg Config) Validate() error {
 		return errors.New("--duration and --sample must be longer than 0")
 	case cfg.Hold <= 0, cfg.Timeout < 0, cfg.Settle <= 0:
 		return errors.New("--hold and --settle must be longer than 0, --timeout 0 (the default) or more")
+	case cfg.BaseWait < 0:
+		return errors.New("--base-wait must be 0 (the default) or more")
 	}
 	return nil
 }

@@ -63,6 +63,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if cfg.BaseWait > 0 {
+		select {
+		case <-time.After(cfg.BaseWait):
+		case <-ctx.Done():
+		}
+	}
 	res.RSSBaseKB = rssKB(cfg.PID)
 	if cfg.Scenario == "soak" {
 		err := runSoak(ctx, cfg, c, f, &res, cfg.Log)

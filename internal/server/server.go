@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -153,6 +154,9 @@ func (s *Server) Run(ctx context.Context) error {
 	for i, srv := range s.servers {
 		go func() { errc <- srv.Serve(s.listeners[i]) }()
 	}
+	tctx, stopTrim := context.WithCancel(ctx)
+	defer stopTrim()
+	go trimWhenQuiet(tctx, quietAfter, s.activity, debug.FreeOSMemory)
 	s.log.Info("rtchub ready", "version", s.cfg.Version, "api", s.APIAddr(), "sse", s.SSEAddr(),
 		"data_dir", s.cfg.Store.Dir, "fsync", s.cfg.Store.Fsync.String())
 
