@@ -172,6 +172,11 @@ func (s *server) fail(w http.ResponseWriter, err error) {
 // user).
 func queryChecked(next http.HandlerFunc, params []string) http.HandlerFunc {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.RawQuery == "" {
+			// Most requests have none: nothing to parse or check.
+			next(w, r)
+			return
+		}
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
 			httpx.WriteError(w, http.StatusBadRequest, "the query string is malformed: "+httpx.Clip(err.Error()))

@@ -211,7 +211,7 @@ func appendDurable(b []byte, d store.Durable) []byte {
 		b = appendQuoted(b, ",\"user_id\":", d.Users[0])
 		b = appendSeq(b, d.Seq)
 		b = append(b, ",\"at\":\""...)
-		b = time.UnixMilli(d.At).UTC().AppendFormat(b, httpx.TimeFormat)
+		b = httpx.AppendTime(b, d.At)
 		b = append(b, '"')
 	case store.Withdrawn:
 		b = appendQuoted(b, "\nevent: recalled\ndata: {\"message_id\":", d.ID)

@@ -2,7 +2,6 @@ package sse
 
 import (
 	"strconv"
-	"time"
 
 	"rtchub/hub"
 	"rtchub/internal/httpx"
@@ -23,7 +22,7 @@ func (s *Server) MessageCommitted(m *store.Message) {
 		s.targets = append(s.targets, hub.Target{User: user, Mark: delivered})
 	}
 	if len(s.targets) > 0 {
-		s.burst.SendTo(s.targets, &hub.Frame{B: AppendFrame(nil, m), Msg: m.ID})
+		s.burst.SendTo(s.targets, &hub.Frame{B: AppendFrame(make([]byte, 0, frameLen(m)), m), Msg: m.ID})
 	}
 	clear(s.targets)
 }
@@ -76,9 +75,16 @@ func AppendFrame(dst []byte, m *store.Message) []byte {
 	dst = append(dst, ",\"message\":"...)
 	dst = append(dst, m.Body...)
 	dst = append(dst, ",\"created_at\":\""...)
-	dst = time.UnixMilli(m.Created).UTC().AppendFormat(dst, httpx.TimeFormat)
+	dst = httpx.AppendTime(dst, m.Created)
 	dst = append(dst, "\"}\n\n"...)
 	return dst
+}
+
+// frameLen is a bound on the bytes AppendFrame appends for m, so that each
+// frame is one allocation: 97 bytes of fixed text and time (more only for
+// a year past 9999), two seqs of up to 20 digits, and the strings.
+func frameLen(m *store.Message) int {
+	return 128 + 2*20 + len(m.Event) + len(m.ID) + len(m.Key) + len(m.Body)
 }
 
 // AppendRetraction appends t as a hub event of the user's stream:

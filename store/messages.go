@@ -228,5 +228,7 @@ func newMessageID() string {
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(fmt.Sprintf("store: crypto/rand failed: %v", err))
 	}
-	return hex.EncodeToString(b[:])
+	var id [2 * len(b)]byte
+	hex.Encode(id[:], b[:])
+	return string(id[:])
 }

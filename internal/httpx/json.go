@@ -15,9 +15,6 @@ import (
 	"unicode/utf8"
 )
 
-// TimeFormat is RFC 3339 with milliseconds, as every time in the API.
-const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
-
 // WriteJSON writes v as a JSON body with status code.
 func WriteJSON(w http.ResponseWriter, code int, v any) {
 	b, err := json.Marshal(v)
