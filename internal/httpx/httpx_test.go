@@ -157,7 +157,8 @@ func checkDecode[T any](t *testing.T, body []byte) {
 // and error for the same body, so a field's type never changes what a
 // client is told.
 func TestDecodeJSONSameAnswers(t *testing.T) {
-	for _, body := range append(decodeSeeds, `{"n":"x"}`, `{"list":"x"}`, `{"colour":1}`, `{"name":"a"} {"name":"b"}`, `{"name":"a",}`) {
+	for _, body := range append(decodeSeeds, `{"n":"x"}`, `{"list":"x"}`, `{"colour":1}`, `{"name":"a"} {"name":"b"}`, `{"name":"a",}`,
+		`{"n":"x"} x`, `{"n":"x"}}`, `{"list":"x"},`, `{"n":1.5}]`, `{"n":1} x`) {
 		t.Run(body, func(t *testing.T) {
 			answer := func(v any) string {
 				rec := httptest.NewRecorder()

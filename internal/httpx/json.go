@@ -338,10 +338,12 @@ func decode(body []byte, v any, flat bool) error {
 			return io.EOF // as the Decoder says it
 		}
 		err := json.Unmarshal(body, v)
-		if err != nil && trailing(err, body) {
-			return errTrailing
+		if err == nil || !trailing(err, body) {
+			return err
 		}
-		return err
+		// Unmarshal checks the whole body before it decodes; the
+		// Decoder path below decodes the first value first, and a wrong
+		// type in it is the more useful answer.
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
