@@ -83,3 +83,30 @@ func TestCORSListAndTokenTTL(t *testing.T) {
 		}
 	})
 }
+
+// checkSSEPreflight: the SSE routes answer a browser's CORS preflight for
+// a stream with a token and Last-Event-ID, and for an ack.
+func checkSSEPreflight(t *testing.T, h *testkit.Hub) {
+	for _, path := range []string{"/sse", "/ack"} {
+		r := testkit.Request(t, "OPTIONS", h.SSE+path, nil, map[string]string{
+			"Origin":                         "https://app.example",
+			"Access-Control-Request-Method":  "GET",
+			"Access-Control-Request-Headers": "authorization, last-event-id",
+		})
+		if r.Status != 204 && r.Status != 200 {
+			t.Errorf("OPTIONS %s: %v, want 204 or 200", path, r)
+		}
+		if v := r.Header.Get("Access-Control-Allow-Origin"); v != "*" {
+			t.Errorf("OPTIONS %s: Access-Control-Allow-Origin %q, want *", path, v)
+		}
+		if v := strings.ToLower(r.Header.Get("Access-Control-Allow-Methods")); !strings.Contains(v, "get") || !strings.Contains(v, "post") {
+			t.Errorf("OPTIONS %s: Access-Control-Allow-Methods %q", path, v)
+		}
+		ah := strings.ToLower(r.Header.Get("Access-Control-Allow-Headers"))
+		for _, want := range []string{"authorization", "last-event-id"} {
+			if !strings.Contains(ah, want) {
+				t.Errorf("OPTIONS %s: Access-Control-Allow-Headers %q lacks %s", path, ah, want)
+			}
+		}
+	}
+}

@@ -483,23 +483,3 @@ func TestAPIRoutes(t *testing.T) {
 		testkit.WantError(t, "POST /sse", testkit.Request(t, "POST", h.SSE+"/sse", "{}", nil), 405, "")
 	})
 }
-
-// counters returns every unlabelled counter of /metrics.
-func counters(t testing.TB, h *testkit.Hub) map[string]float64 {
-	t.Helper()
-	r := testkit.Request(t, "GET", h.API+"/metrics", nil, nil)
-	isCounter := map[string]bool{}
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(r.Body), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 4 && f[0] == "#" && f[1] == "TYPE" && f[3] == "counter" {
-			isCounter[f[2]] = true
-		}
-		if len(f) == 2 && isCounter[f[0]] {
-			var v float64
-			fmt.Sscan(f[1], &v)
-			out[f[0]] = v
-		}
-	}
-	return out
-}

@@ -1,9 +1,11 @@
 package integration
 
 // Helpers shared by tests in several files: checking an event's data,
-// the state a client can see, and a forged token signature.
+// the state a client can see, a forged token signature, the counters of
+// /metrics and a token signed with another key.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"rtchub/auth"
 	"rtchub/internal/testkit"
 )
 
@@ -74,4 +77,36 @@ func flipMAC(tok string) string {
 		c = 'B'
 	}
 	return tok[:i+1] + string(c) + tok[i+2:]
+}
+
+// counters returns every unlabelled counter of /metrics.
+func counters(t testing.TB, h *testkit.Hub) map[string]float64 {
+	t.Helper()
+	r := testkit.Request(t, "GET", h.API+"/metrics", nil, nil)
+	isCounter := map[string]bool{}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(r.Body), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 4 && f[0] == "#" && f[1] == "TYPE" && f[3] == "counter" {
+			isCounter[f[2]] = true
+		}
+		if len(f) == 2 && isCounter[f[0]] {
+			var v float64
+			fmt.Sscan(f[1], &v)
+			out[f[0]] = v
+		}
+	}
+	return out
+}
+
+// foreignUserToken is a valid-looking user token for user, signed with a
+// key no test hub has.
+func foreignUserToken(t testing.TB, user string) string {
+	t.Helper()
+	s, err := auth.NewSigner(bytes.Repeat([]byte{7}, auth.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	return s.Sign(auth.Claims{Kind: auth.KindUser, Subject: user, IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
 }

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"rtchub/auth"
 	"rtchub/internal/server"
 	"rtchub/internal/testkit"
 )
@@ -478,39 +477,7 @@ func TestSSE(t *testing.T) {
 
 	t.Run("CORS preflight", func(t *testing.T) {
 		t.Parallel()
-		for _, path := range []string{"/sse", "/ack"} {
-			r := testkit.Request(t, "OPTIONS", h.SSE+path, nil, map[string]string{
-				"Origin":                         "https://app.example",
-				"Access-Control-Request-Method":  "GET",
-				"Access-Control-Request-Headers": "authorization, last-event-id",
-			})
-			if r.Status != 204 && r.Status != 200 {
-				t.Errorf("OPTIONS %s: %v, want 204 or 200", path, r)
-			}
-			if v := r.Header.Get("Access-Control-Allow-Origin"); v != "*" {
-				t.Errorf("OPTIONS %s: Access-Control-Allow-Origin %q, want *", path, v)
-			}
-			if v := strings.ToLower(r.Header.Get("Access-Control-Allow-Methods")); !strings.Contains(v, "get") || !strings.Contains(v, "post") {
-				t.Errorf("OPTIONS %s: Access-Control-Allow-Methods %q", path, v)
-			}
-			ah := strings.ToLower(r.Header.Get("Access-Control-Allow-Headers"))
-			for _, want := range []string{"authorization", "last-event-id"} {
-				if !strings.Contains(ah, want) {
-					t.Errorf("OPTIONS %s: Access-Control-Allow-Headers %q lacks %s", path, ah, want)
-				}
-			}
-		}
-	})
-}
+		checkSSEPreflight(t, h)
 
-// foreignUserToken is a valid-looking user token for user, signed with a
-// key no test hub has.
-func foreignUserToken(t testing.TB, user string) string {
-	t.Helper()
-	s, err := auth.NewSigner(bytes.Repeat([]byte{7}, auth.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	return s.Sign(auth.Claims{Kind: auth.KindUser, Subject: user, IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
+	})
 }
