@@ -52,28 +52,38 @@ func (s *server) authedOrQuery(next http.HandlerFunc) http.Handler {
 }
 
 func (s *server) checkToken(next http.HandlerFunc, query bool) http.Handler {
+	// The closure is copied into every route that inlines this; the work
+	// is in clientAllowed, once.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		msg := ""
-		if id, secret, basic := r.BasicAuth(); basic {
-			if _, ok := s.basic.check(s.Store, id, secret); !ok {
-				msg = "Invalid client credentials"
-			}
-		} else if tok := s.requestToken(r, query); tok == "" {
-			msg = "missing access token: send Authorization: Bearer <access_token>, or Basic with the client's id and secret"
-		} else if c, err := s.Signer.Verify(tok, auth.KindClient, s.Now()); err != nil {
-			// Every refusal here is a 401: the API has no other answer
-			// for a bad credential.
-			_, msg = httpx.TokenError(err)
-		} else if _, gen, ok := s.Store.Client(c.Subject); !ok || gen != c.Gen {
-			msg = "access token revoked: its client was removed"
+		if s.clientAllowed(w, r, query) {
+			next(w, r)
 		}
-		if msg != "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="rtchub", Basic realm="rtchub"`)
-			httpx.WriteError(w, http.StatusUnauthorized, msg)
-			return
-		}
-		next(w, r)
 	})
+}
+
+// clientAllowed reports whether r carries a client's credentials that
+// checkToken takes; if not, it has answered 401.
+func (s *server) clientAllowed(w http.ResponseWriter, r *http.Request, query bool) bool {
+	msg := ""
+	if id, secret, basic := r.BasicAuth(); basic {
+		if _, ok := s.basic.check(s.Store, id, secret); !ok {
+			msg = "Invalid client credentials"
+		}
+	} else if tok := s.requestToken(r, query); tok == "" {
+		msg = "missing access token: send Authorization: Bearer <access_token>, or Basic with the client's id and secret"
+	} else if c, err := s.Signer.Verify(tok, auth.KindClient, s.Now()); err != nil {
+		// Every refusal here is a 401: the API has no other answer for a
+		// bad credential.
+		_, msg = httpx.TokenError(err)
+	} else if _, gen, ok := s.Store.Client(c.Subject); !ok || gen != c.Gen {
+		msg = "access token revoked: its client was removed"
+	}
+	if msg != "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="rtchub", Basic realm="rtchub"`)
+		httpx.WriteError(w, http.StatusUnauthorized, msg)
+		return false
+	}
+	return true
 }
 
 // requestToken is the access token of r: from Authorization: Bearer, or
