@@ -12,7 +12,8 @@ import (
 const quietAfter = 5 * time.Second
 
 // trimGap is the fewest ticks from one trim to the next, unless trimBulk
-// or more of activity came between them. Traffic a few seconds apart makes
+// or more records or streams came between them (frames do not count: one
+// broadcast to many streams is many frames and little garbage). Traffic a few seconds apart makes
 // a quiet tick between most events, and a trim is a full collection: such
 // a hub pays for at most one a minute, while a burst (a reconnect storm,
 // a flood) is trimmed after as soon as it ends.
@@ -21,23 +22,26 @@ const (
 	trimBulk = 1000
 )
 
-// activity is a count that moves with whatever makes garbage in bulk:
-// records appended, streams opened, frames delivered.
-func (s *Server) activity() uint64 {
-	return s.store.Metrics.Appends.Load() + s.hub.Metrics.Opened.Load() + s.hub.Metrics.Delivered.Load()
+// activity is two counts: moves, of anything the hub does (records
+// appended, streams opened, frames delivered), and bulk, of what makes
+// garbage in bulk (records and streams).
+func (s *Server) activity() (moves, bulk uint64) {
+	bulk = s.store.Metrics.Appends.Load() + s.hub.Metrics.Opened.Load()
+	return bulk + s.hub.Metrics.Delivered.Load(), bulk
 }
 
 // trimWhenQuiet returns the heap the collector has freed to the OS
 // (trim) once per quiet spell: at the first tick of every at which
 // activity has not moved since the tick before, and trimGap ticks or
-// trimBulk of activity after the last trim. After a burst (a
+// trimBulk of bulk activity after the last trim. After a burst (a
 // reconnect storm, a flood, a replay) RSS then falls to what is live, as
 // a small box wants, instead of holding the burst's peak; an idle hub is
 // not trimmed again and again.
-func trimWhenQuiet(ctx context.Context, every time.Duration, activity func() uint64, trim func()) {
+func trimWhenQuiet(ctx context.Context, every time.Duration, activity func() (moves, bulk uint64), trim func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-	q := quiet{last: activity(), since: trimGap}
+	q := newQuiet()
+	q.last, _ = activity()
 	for {
 		select {
 		case <-ctx.Done():
@@ -52,22 +56,26 @@ func trimWhenQuiet(ctx context.Context, every time.Duration, activity func() uin
 
 // quiet tracks activity from tick to tick.
 type quiet struct {
-	last    uint64
+	last    uint64 // moves at the tick before
 	trimmed bool   // in this quiet spell
 	since   int    // ticks since the last trim
-	atTrim  uint64 // activity at the last trim
+	atTrim  uint64 // bulk at the last trim
 }
 
-// due reports whether to trim at a tick that reads activity n.
-func (q *quiet) due(n uint64) bool {
+// newQuiet is a quiet that may trim at its first quiet tick.
+func newQuiet() quiet { return quiet{since: trimGap} }
+
+// due reports whether to trim at a tick that reads activity moves and
+// bulk.
+func (q *quiet) due(moves, bulk uint64) bool {
 	q.since++
-	if n != q.last {
-		q.last, q.trimmed = n, false
+	if moves != q.last {
+		q.last, q.trimmed = moves, false
 		return false
 	}
-	if q.trimmed || q.since < trimGap && n-q.atTrim < trimBulk {
+	if q.trimmed || q.since < trimGap && bulk-q.atTrim < trimBulk {
 		return false
 	}
-	q.trimmed, q.since, q.atTrim = true, 0, n
+	q.trimmed, q.since, q.atTrim = true, 0, bulk
 	return true
 }

@@ -18,33 +18,45 @@ func TestQuietDue(t *testing.T) {
 	for i := range alternating {
 		alternating[i] = uint64(i / 2)
 	}
+	lightTraffic := "T" + strings.Repeat(".", trimGap) + "T" + strings.Repeat(".", trimGap-1) + "T" + strings.Repeat(".", trimGap-2)
+	// A broadcast to many streams between every other tick: many
+	// frames, one record each.
+	frames, records := make([]uint64, 3*trimGap), make([]uint64, 3*trimGap)
+	for i := range frames {
+		frames[i], records[i] = uint64(i/2)*(trimBulk+1), uint64(i/2)
+	}
 	tests := []struct {
 		name  string
-		ticks []uint64 // activity read at each tick
+		ticks []uint64 // moves read at each tick
+		bulk  []uint64 // bulk read at each tick; nil: as ticks
 		want  string   // T where a tick trims
 	}{
-		{"quiet from the start", []uint64{0, 0, 0}, "T.."},
-		{"busy", []uint64{1, 2, 3, 4}, "...."},
-		{"burst then quiet", []uint64{5, 9, 9, 9, 9}, "..T.."},
-		{"two quiet spells far apart", slices.Concat([]uint64{1, 2}, spell(3, trimGap+1), []uint64{4, 4}),
+		{"quiet from the start", []uint64{0, 0, 0}, nil, "T.."},
+		{"busy", []uint64{1, 2, 3, 4}, nil, "...."},
+		{"burst then quiet", []uint64{5, 9, 9, 9, 9}, nil, "..T.."},
+		{"two quiet spells far apart", slices.Concat([]uint64{1, 2}, spell(3, trimGap+1), []uint64{4, 4}), nil,
 			"...T" + strings.Repeat(".", trimGap) + "T"},
-		{"a second spell within the gap waits for it", slices.Concat([]uint64{0, 3, 3}, spell(4, trimGap)),
+		{"a second spell within the gap waits for it", slices.Concat([]uint64{0, 3, 3}, spell(4, trimGap)), nil,
 			"T.." + strings.Repeat(".", trimGap-3) + "T.."},
-		{"a burst within the gap is trimmed after", []uint64{0, 0, trimBulk, trimBulk, trimBulk},
+		{"a burst within the gap is trimmed after", []uint64{0, 0, trimBulk, trimBulk, trimBulk}, nil,
 			"T..T."},
-		{"less than a burst within the gap waits", slices.Concat([]uint64{0, 0, trimBulk - 1}, spell(trimBulk-1, trimGap)),
+		{"less than a burst within the gap waits", slices.Concat([]uint64{0, 0, trimBulk - 1}, spell(trimBulk-1, trimGap)), nil,
 			"T.." + strings.Repeat(".", trimGap-3) + "T.."},
 		// Quiet ticks are the odd ones (and the first): each trim waits
 		// for the first odd tick a gap on.
-		{"light traffic: one trim a gap", alternating,
-			"T" + strings.Repeat(".", trimGap) + "T" + strings.Repeat(".", trimGap-1) + "T" + strings.Repeat(".", trimGap-2)},
+		{"light traffic: one trim a gap", alternating, nil, lightTraffic},
+		{"broadcasts to many streams are light traffic", frames, records, lightTraffic},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			q := quiet{since: trimGap}
+			q := newQuiet()
 			got := ""
-			for _, n := range tc.ticks {
-				if q.due(n) {
+			for i, n := range tc.ticks {
+				bulk := n
+				if tc.bulk != nil {
+					bulk = tc.bulk[i]
+				}
+				if q.due(n, bulk) {
 					got += "T"
 				} else {
 					got += "."
@@ -64,7 +76,7 @@ func TestTrimWhenQuiet(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		trimWhenQuiet(ctx, time.Millisecond, func() uint64 { return 7 }, func() {
+		trimWhenQuiet(ctx, time.Millisecond, func() (uint64, uint64) { return 7, 3 }, func() {
 			select {
 			case trims <- struct{}{}:
 			default:
