@@ -1,8 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
+
+	"rtchub/internal/httpx"
 )
 
 // DecodeFast decodes the common shape of a notify body by hand: plain
@@ -163,53 +166,16 @@ func (p *fastParser) strs() ([]string, bool) {
 
 // raw reads one JSON value other than null, copied out of the body.
 func (p *fastParser) raw() (json.RawMessage, bool) {
-	start := p.i
-	end := rawEnd(p.b, start)
-	if end <= start || p.b[start] == 'n' || !json.Valid(p.b[start:end]) {
+	end := httpx.SkipValue(p.b, p.i)
+	if end < 0 {
 		return nil, false
 	}
-	p.i = end
-	return append(json.RawMessage(nil), p.b[start:end]...), true
-}
-
-// rawEnd is the index just past the value at i if the value is well
-// formed (json.Valid checks that it is), counting brackets and stepping
-// over strings; -1 if the body ends first.
-func rawEnd(b []byte, i int) int {
-	depth := 0
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			for i++; i < len(b) && b[i] != '"'; i++ {
-				if b[i] == '\\' {
-					i++
-				}
-			}
-			if i >= len(b) {
-				return -1
-			}
-			if depth == 0 {
-				return i + 1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return i // a scalar ended by its object
-			}
-			if depth--; depth == 0 {
-				return i + 1
-			}
-		case ',', ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				return i
-			}
-		}
+	v := bytes.TrimRight(p.b[p.i:end], " \t\n\r")
+	if len(v) == 0 || v[0] == 'n' || !json.Valid(v) {
+		return nil, false
 	}
-	if depth == 0 {
-		return i
-	}
-	return -1
+	p.i += len(v)
+	return append(json.RawMessage(nil), v...), true
 }
 
 // int reads a whole number that fits an int64, written as JSON writes one.

@@ -192,7 +192,7 @@ func topKeys(keys [][]byte, body []byte, known map[string]bool) ([][]byte, bool)
 		if i >= len(body) || body[i] != ':' {
 			return nil, false
 		}
-		i = skipValue(body, skipSpace(body, i+1))
+		i = SkipValue(body, skipSpace(body, i+1))
 		if i < 0 {
 			return nil, false
 		}
@@ -208,9 +208,11 @@ func topKeys(keys [][]byte, body []byte, known map[string]bool) ([][]byte, bool)
 	}
 }
 
-// skipValue returns the index after the value at i, or -1: brackets are
-// counted and strings stepped over; the decoder checks the rest.
-func skipValue(b []byte, i int) int {
+// SkipValue returns the index after the value at i (past a string, an
+// object or an array; at the ',', '}' or ']' after anything else, white
+// space included), or -1: brackets are counted and strings stepped over;
+// the decoder checks the rest.
+func SkipValue(b []byte, i int) int {
 	depth := 0
 	for ; i < len(b); i++ {
 		switch b[i] {
