@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -156,7 +155,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	tctx, stopTrim := context.WithCancel(ctx)
 	defer stopTrim()
-	go trimWhenQuiet(tctx, quietAfter, s.activity, debug.FreeOSMemory)
+	go trimWhenQuiet(tctx, quietAfter, s.activity, s.trim)
 	s.log.Info("rtchub ready", "version", s.cfg.Version, "api", s.APIAddr(), "sse", s.SSEAddr(),
 		"data_dir", s.cfg.Store.Dir, "fsync", s.cfg.Store.Fsync.String())
 

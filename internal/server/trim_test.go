@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"log/slog"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +97,23 @@ func TestTrimWhenQuiet(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("trimWhenQuiet did not return when its context ended")
+	}
+}
+
+// TestTrimSaysWhatItCost: the debug line an operator reads the trim's cost
+// from names how long it took and a live heap that is not zero.
+func TestTrimSaysWhatItCost(t *testing.T) {
+	var out strings.Builder
+	s := &Server{log: slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	keep := make([]byte, 1<<20)
+	s.trim()
+	runtime.KeepAlive(keep)
+	line := out.String()
+	if !strings.Contains(line, `msg="memory trimmed" took=`) {
+		t.Fatalf("trim logged %q, want a \"memory trimmed\" line with took=", line)
+	}
+	_, after, ok := strings.Cut(line, "live_heap_bytes=")
+	if n, err := strconv.ParseUint(strings.TrimSpace(after), 10, 64); !ok || err != nil || n < 1<<20 {
+		t.Fatalf("trim logged %q, want live_heap_bytes of at least the MiB held", line)
 	}
 }
