@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"slices"
 	"time"
 )
@@ -72,9 +71,7 @@ func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
 	if n.Key != "" {
 		// Notifies of one key commit one at a time, so each sees the open
 		// copy the one before left; a user then holds one copy per key.
-		mu := &s.keyLocks[maphash.String(s.keySeed, n.Key)%uint64(len(s.keyLocks))]
-		mu.Lock()
-		defer mu.Unlock()
+		defer s.locks.lock(stripeKey, n.Key, "").Unlock()
 		r.pre = s.replacements(r.rec.ID, n.Key, to)
 	}
 	if err := s.append(ctx, r); err != nil {
@@ -160,6 +157,7 @@ func (s *Store) replacements(by, key string, users []string) []record {
 // acknowledged stay so; recalling a message with no open copy writes
 // nothing.
 func (s *Store) Recall(ctx context.Context, msgID string) error {
+	defer s.locks.lock(stripeMessage, msgID, "").Unlock()
 	s.mu.RLock()
 	m := s.st.msgs.get(msgID)
 	var users []string
@@ -181,6 +179,7 @@ func (s *Store) Recall(ctx context.Context, msgID string) error {
 // Ack marks a user's copy of a message acknowledged. Acknowledging again
 // is not an error and writes nothing.
 func (s *Store) Ack(ctx context.Context, msgID, userID string) error {
+	defer s.locks.lock(stripeCopy, msgID, userID).Unlock()
 	s.mu.RLock()
 	acked, err := s.ackable(msgID, userID)
 	s.mu.RUnlock()
@@ -192,12 +191,13 @@ func (s *Store) Ack(ctx context.Context, msgID, userID string) error {
 		return err
 	}
 	if !r.eff.acked {
-		// The copy expired, fell off a full queue or lost its user
-		// meanwhile: say which, as if the ack had come a moment later.
+		// The copy expired, fell off a full queue, lost its user, or was
+		// recalled or replaced meanwhile: answer as if the ack had come a
+		// moment later (a closed copy's ack is a no-op, not an error).
 		s.mu.RLock()
-		_, err = s.ackable(msgID, userID)
+		closed, err := s.ackable(msgID, userID)
 		s.mu.RUnlock()
-		if err == nil {
+		if err == nil && !closed {
 			err = &NoCopyError{Message: msgID, User: userID}
 		}
 		return err

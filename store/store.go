@@ -219,9 +219,7 @@ type Store struct {
 	expAt     int64
 	lastStamp int64 // unix ms of the last batch or expiry sweep
 
-	// keyLocks serialize the notifies of one key (striped by its hash).
-	keyLocks [64]sync.Mutex
-	keySeed  maphash.Seed
+	locks stripes // of writes that check, then append (stripes.go)
 
 	compacting atomic.Bool
 	bg         sync.WaitGroup // background compaction
@@ -274,7 +272,7 @@ func Open(opts Options) (*Store, error) {
 		stopped: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		fatal:   make(chan struct{}),
-		keySeed: maphash.MakeSeed(),
+		locks:   stripes{seed: maphash.MakeSeed()},
 	}
 	if err := s.recover(unsyncedStop); err != nil {
 		lock.Close() // its word stays what it was: nothing was served
