@@ -3,8 +3,11 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -23,14 +26,43 @@ type NotifyRequest struct {
 	Message json.RawMessage `json:"message"`
 	Payload json.RawMessage `json:"payload"`
 	Event   string          `json:"event"`
-	Key     string          `json:"key"`
-	TTL     *int64          `json:"ttl"`
+	Key     *string         `json:"key"` // nil: none; "" is not a key
+	TTL     *WholeNumber    `json:"ttl"`
+}
+
+// WholeNumber is a JSON number that is whole however it is written: 3600,
+// 3600.0 and 3.6e3 are one number to JSON (and to the OpenAPI document's
+// "integer"), and a client's JSON library picks the spelling. One past
+// int64 is held at its bound, for the range check to refuse.
+type WholeNumber int64
+
+// UnmarshalJSON takes a number with no fraction; anything else is the
+// type error encoding/json gives a wrong type, so the answer names the
+// field.
+func (n *WholeNumber) UnmarshalJSON(b []byte) error {
+	if i, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		*n = WholeNumber(i)
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if len(b) == 0 || b[0] != '-' && (b[0] < '0' || b[0] > '9') || err != nil && !errors.Is(err, strconv.ErrRange) || f != math.Trunc(f) {
+		return &json.UnmarshalTypeError{Value: "number " + string(b), Type: reflect.TypeFor[int64]()}
+	}
+	switch {
+	case f >= math.MaxInt64:
+		*n = math.MaxInt64
+	case f <= math.MinInt64:
+		*n = math.MinInt64
+	default:
+		*n = WholeNumber(f)
+	}
+	return nil
 }
 
 // Validate checks a notify body against the limits and returns the
 // notification to send, or a message for a 400.
 func (req *NotifyRequest) Validate(maxMessage int, defTTL, maxTTL time.Duration) (store.Notification, string) {
-	n := store.Notification{Users: append(req.Users, req.Ids...), Groups: req.Groups, Event: req.Event, Key: req.Key, TTL: defTTL}
+	n := store.Notification{Users: append(req.Users, req.Ids...), Groups: req.Groups, Event: req.Event, TTL: defTTL}
 	if len(n.Users) == 0 && len(n.Groups) == 0 {
 		return n, "no recipients: give users or groups"
 	}
@@ -69,6 +101,9 @@ func (req *NotifyRequest) Validate(maxMessage int, defTTL, maxTTL time.Duration)
 	if len(body) > maxMessage {
 		return n, fmt.Sprintf("message is larger than %d bytes", maxMessage)
 	}
+	if httpx.NestedDeeper(body, httpx.MaxDepth) {
+		return n, fmt.Sprintf("message nests arrays and objects more than %d levels deep", httpx.MaxDepth)
+	}
 	n.Body = body
 	switch {
 	case n.Event == "":
@@ -78,11 +113,14 @@ func (req *NotifyRequest) Validate(maxMessage int, defTTL, maxTTL time.Duration)
 	case strings.HasPrefix(n.Event, "rtchub."):
 		return n, `invalid event name: names starting with "rtchub." are the hub's own events`
 	}
-	if n.Key != "" && !ValidEvent(n.Key) {
-		return n, "invalid key: use 1-64 letters, digits, '.', '_', '-', ':'"
+	if req.Key != nil {
+		if !ValidEvent(*req.Key) {
+			return n, "invalid key: use 1-64 letters, digits, '.', '_', '-', ':'"
+		}
+		n.Key = *req.Key
 	}
 	if req.TTL != nil {
-		if *req.TTL < 1 || *req.TTL > int64(maxTTL/time.Second) {
+		if *req.TTL < 1 || int64(*req.TTL) > int64(maxTTL/time.Second) {
 			return n, fmt.Sprintf("ttl must be from 1 to %d seconds", int64(maxTTL/time.Second))
 		}
 		n.TTL = time.Duration(*req.TTL) * time.Second

@@ -59,7 +59,9 @@ func (req *NotifyRequest) DecodeFast(body []byte) bool {
 			out.Event, ok = p.text()
 		case "key":
 			bit = 64
-			out.Key, ok = p.text()
+			var k string
+			k, ok = p.text()
+			out.Key = &k
 		case "ttl":
 			bit = 128
 			out.TTL, ok = p.int()
@@ -179,7 +181,7 @@ func (p *fastParser) raw() (json.RawMessage, bool) {
 }
 
 // int reads a whole number that fits an int64, written as JSON writes one.
-func (p *fastParser) int() (*int64, bool) {
+func (p *fastParser) int() (*WholeNumber, bool) {
 	start := p.i
 	p.byte('-')
 	digits := p.i
@@ -196,5 +198,6 @@ func (p *fastParser) int() (*int64, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return &n, true
+	w := WholeNumber(n)
+	return &w, true
 }

@@ -41,8 +41,19 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 // userToken finds and checks the user token of a request. On failure it
 // has answered: 400 when there is no token or it is not one, 401 when it
 // is refused.
+//
+// The SSE listener's routes take the parameters they define and pass over
+// any other (a polyfill's or a cache buster's), but one of theirs given
+// twice is ambiguous, so it is refused (400) here, before anything else.
 func (s *Server) userToken(w http.ResponseWriter, r *http.Request) (auth.Claims, bool) {
-	tok := r.URL.Query().Get("token")
+	q := r.URL.Query()
+	for _, name := range [...]string{"token", "last_event_id"} {
+		if len(q[name]) > 1 {
+			httpx.WriteError(w, http.StatusBadRequest, "query parameter "+name+" is given more than once")
+			return auth.Claims{}, false
+		}
+	}
+	tok := q.Get("token")
 	if tok == "" {
 		tok = httpx.BearerToken(r)
 	}

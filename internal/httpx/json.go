@@ -58,7 +58,7 @@ func WriteError(w http.ResponseWriter, code int, msg string) {
 // case), a key given twice, unknown fields, wrong types and trailing data
 // (400). On failure it has already answered and returns false.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
-	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+	if ce := encoded(r.Header); ce != "" {
 		WriteError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q is not supported: send the body as is", Clip(ce)))
 		return false
 	}
@@ -105,6 +105,8 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 	switch {
 	case errors.Is(err, io.EOF):
 		WriteError(w, http.StatusBadRequest, "request body is empty: expected a JSON object")
+	case errors.As(err, &se) && strings.HasSuffix(se.Error(), "exceeded max depth"):
+		WriteError(w, http.StatusBadRequest, fmt.Sprintf("request body nests arrays and objects more than %d levels deep", MaxDepth))
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
 		WriteError(w, http.StatusBadRequest, "request body is not valid JSON")
 	case errors.As(err, &te):
@@ -120,6 +122,20 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 		WriteError(w, http.StatusBadRequest, "invalid request body: "+err.Error())
 	}
 	return false
+}
+
+// encoded returns the first coding other than identity that the
+// Content-Encoding lines of h name, in any of the lines and in any place
+// of a list ("identity, gzip"), or "".
+func encoded(h http.Header) string {
+	for _, line := range h["Content-Encoding"] {
+		for c := range strings.SplitSeq(line, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				return c
+			}
+		}
+	}
+	return ""
 }
 
 // readFailed answers a body that could not be read. (Apart, as the

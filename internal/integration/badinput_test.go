@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"rtchub/internal/server"
 	"rtchub/internal/testkit"
@@ -98,7 +99,10 @@ func TestBadInput(t *testing.T) {
 	for _, ev := range []string{"bad event", "a\nb", "a\rb", strings.Repeat("e", 65), "é", "data\u2028x", "<x>"} {
 		add(400, "POST", n, "event "+js(ev), `{"users":["u1"],"message":1,"event":`+js(ev)+`}`)
 	}
-	for _, ttl := range []string{"0", "-1", "-3600", "2592001", "1e30"} {
+	for _, key := range []string{"", "a b", strings.Repeat("k", 65), "é", "a\nb"} {
+		addSays(400, "POST", n, "key "+js(key), `{"users":["u1"],"message":1,"key":`+js(key)+`}`, "invalid key")
+	}
+	for _, ttl := range []string{"0", "-1", "-3600", "2592001", "1e30", "1e400", "0.0", "2592000.5", "-1e400"} {
 		add(400, "POST", n, "ttl "+ttl, `{"users":["u1"],"message":1,"ttl":`+ttl+`}`)
 	}
 	for _, id := range badIDs {
@@ -166,6 +170,13 @@ func TestBadInput(t *testing.T) {
 	add(400, "POST", ackPath, "ack: unknown field", `{"message_id":"m","extra":true}`)
 	add(400, "POST", ackPath, "ack: message_id missing", `{}`)
 	add(413, "POST", ackPath, "ack: body over --max-body", `{"message_id":"`+strings.Repeat("x", 5000)+`"}`)
+	// The SSE listener passes over parameters it does not define, but not
+	// one of its own given twice.
+	tq := "token=" + url.QueryEscape(userTok)
+	addSays(400, "GET", "sse:/sse?"+tq+"&"+tq, "sse: token twice", "", "token is given more than once")
+	addSays(400, "GET", "sse:/sse?token=x&"+tq, "sse: a second token", "", "token is given more than once")
+	addSays(400, "GET", "sse:/sse?"+tq+"&last_event_id=1&last_event_id=2", "sse: last_event_id twice", "", "last_event_id is given more than once")
+	addSays(400, "POST", "sse:/ack?"+tq+"&"+tq, "ack: token twice", `{"message_id":"m"}`, "token is given more than once")
 
 	before := snapshot(t, h)
 	for _, c := range cases {
@@ -199,6 +210,18 @@ func TestBadInput(t *testing.T) {
 		// Whitespace in the body is not part of the message's size.
 		h.Notify(t, "{\"users\":[\"u1\"],\"message\":[1,       2,         3,        4,        5,        6,        7]}")
 		h.Notify(t, `{"users":["u1"],"message":1,"ttl":2592000,"event":"`+strings.Repeat("e", 64)+`"}`)
+		// A whole ttl however a JSON library spells it (the schema's "integer").
+		for _, ttl := range []string{"3600.0", "3.6e3", "36E2"} {
+			rc := h.Notify(t, `{"users":["u1"],"message":1,"ttl":`+ttl+`,"key":"`+strings.Repeat("k", 64)+`"}`)
+			var m struct {
+				Created time.Time `json:"created_at"`
+				Expires time.Time `json:"expires_at"`
+			}
+			h.Must(t, 200, "GET", "/api/message/"+rc.ID, nil, &m)
+			if got := m.Expires.Sub(m.Created); got != time.Hour {
+				t.Errorf("ttl %s: the message lives %v, want 1h", ttl, got)
+			}
+		}
 		h.UserToken(t, "u1", "?ttl=2592000")
 	})
 }

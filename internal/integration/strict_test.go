@@ -47,6 +47,7 @@ func TestHostileRequests(t *testing.T) {
 		{"a query on a route that takes none", "GET", "/api/group?x=1", "", nil, 400, `unknown query parameter "x"`},
 		{"a repeated query parameter", "GET", "/api/user/alice/token?ttl=5&ttl=6", "", nil, 400, "more than once"},
 		{"gzip", "POST", "/api/user", `{"id":"carol"}`, map[string]string{"Content-Encoding": "gzip"}, 415, "Content-Encoding"},
+		{"gzip after identity in a list", "POST", "/api/user", `{"id":"carol"}`, map[string]string{"Content-Encoding": "identity, gzip"}, 415, `"gzip"`},
 		{"null", "POST", "/api/user", `null`, nil, 400, "JSON object"},
 		{"a rebinding name", "GET", "/metrics", "", map[string]string{"Host": "evil.example"}, 421, "evil.example"},
 		{"a rebinding name with a port", "GET", "/api/user", "", map[string]string{"Host": "evil.example:4501"}, 421, "does not answer"},
@@ -75,6 +76,12 @@ func TestHostileRequests(t *testing.T) {
 			testkit.WantError(t, tc.name, testkit.Do(t, req), tc.status, tc.says)
 		})
 	}
+	// Each Content-Encoding line counts, not only the first.
+	req, _ := http.NewRequest("POST", h.API+"/api/group", strings.NewReader(`{"id":"carol"}`))
+	req.Header.Set("Authorization", tok)
+	req.Header.Add("Content-Encoding", "identity")
+	req.Header.Add("Content-Encoding", "br")
+	testkit.WantError(t, "a second Content-Encoding line", testkit.Do(t, req), 415, `"br"`)
 	// Loopback names and addresses, and the bare name, are served.
 	for _, host := range []string{"localhost", "localhost:4501", "127.0.0.1", "127.0.0.1:4501", "[::1]:4501", "LOCALHOST."} {
 		req, _ := http.NewRequest("GET", h.API+"/healthz", nil)

@@ -1,0 +1,32 @@
+package httpx
+
+// MaxDepth is how deeply a JSON value the hub keeps may nest: a message
+// is stored inside its log record and read back at every start, and
+// encoding/json stops at 10,000 levels, so the hub must never take what it
+// could not read again. Clients' parsers stop far sooner (Rust's
+// serde_json at 128, .NET's at 64 by default), and no notification needs
+// more: 128 is taken.
+const MaxDepth = 128
+
+// NestedDeeper reports whether the valid JSON value b nests arrays and
+// objects more than max levels deep (a scalar is level 0, [] is 1).
+func NestedDeeper(b []byte, max int) bool {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			if depth++; depth > max {
+				return true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
+}
