@@ -174,7 +174,7 @@ func BenchmarkReplay1M(b *testing.B) {
 func BenchmarkAddAtCap(b *testing.B) {
 	const capacity = 10000
 	s := newState(capacity, 0, 0, 0)
-	s.putUser("u", nil)
+	s.putUser("u", nil, 0)
 	ids := make([]string, capacity+b.N)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("%024x", i)

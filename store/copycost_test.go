@@ -48,7 +48,7 @@ func floodCost(b *testing.B, users, msgs, per int) (live, held float64) {
 	b.StartTimer()
 	s := newState(-1, 0, 0, 0)
 	for _, id := range ids {
-		s.putUser(id, nil)
+		s.putUser(id, nil, 0)
 	}
 	for i, id := range msgIDs {
 		to := ids[:per]

@@ -126,7 +126,7 @@ func (s *state) apply(r *record) effect {
 			s.clientGen[r.ID]++
 		}
 	case opUserPut:
-		s.putUser(r.ID, r.Groups)
+		s.putUser(r.ID, r.Groups, r.Seq)
 	case opUserDel:
 		if s.deleteUser(r.ID) && s.obs != nil {
 			s.obs.UserClosed(r.ID, r.Seq)
@@ -198,10 +198,14 @@ func (s *state) apply(r *record) effect {
 	return eff
 }
 
-func (s *state) putUser(id string, groups []string) {
+// putUser creates user id (by the record of seq) or replaces its groups.
+func (s *state) putUser(id string, groups []string, seq uint64) {
 	u := s.users[id]
 	if u == nil {
-		u = &user{id: id}
+		// A device that saw anything before seq saw an earlier user of
+		// this id, whose copies went with it: its history starts here, so
+		// such a device resets instead of keeping what is gone.
+		u = &user{id: id, hist: history{floor: seq}}
 		s.users[id] = u
 	}
 	for _, gid := range u.groups {

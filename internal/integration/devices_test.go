@@ -401,3 +401,42 @@ func TestInbox(t *testing.T) {
 	testkit.WantError(t, "bad state", h.Call(t, "GET", "/api/user/ann/messages?state=done", nil), 400, "state")
 	testkit.WantError(t, "unknown user", h.Call(t, "GET", "/api/user/nobody/messages", nil), 404, "unknown user")
 }
+
+// TestResetAfterRecreate: deleting a user drops its copies; a device of
+// that user that comes back, with a token of the re-created user and the
+// last event id it had, is told to reset (its view holds what is gone),
+// before and after a restart; a device of the new user resumes.
+func TestResetAfterRecreate(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	h := testkit.StartHub(t, dir)
+	h.PutUser(t, "ann")
+	c := testkit.DialSSE(t, h.SSE, h.UserToken(t, "ann", ""))
+	h.Notify(t, map[string]any{"users": []string{"ann"}, "message": "old"})
+	old := c.Next(t, testkit.Guard)
+	h.Must(t, 204, "DELETE", "/api/user/ann", nil, nil)
+	c.WaitEOF(t, testkit.Guard)
+	h.PutUser(t, "ann")
+	m := h.Notify(t, map[string]any{"users": []string{"ann"}, "message": "new"})
+
+	last := m.Seq // what a device of the new ann saw last
+	for round, hub := range []*testkit.Hub{h, nil} {
+		if hub == nil {
+			h.Stop(t)
+			hub = testkit.StartHub(t, dir)
+		}
+		tok := hub.UserToken(t, "ann", "")
+		back := testkit.DialSSE(t, hub.SSE, tok, testkit.WithHeader("Last-Event-ID", old.ID))
+		if r := back.Next(t, testkit.Guard); r.Event != "rtchub.reset" {
+			t.Fatalf("round %d: a device of the deleted ann (last id %s) got %+v, want rtchub.reset", round, old.ID, r)
+		}
+		wantMessage(t, back.Next(t, testkit.Guard), m.ID)
+		back.Close()
+		// A device that saw the new message resumes after it.
+		fresh := testkit.DialSSE(t, hub.SSE, tok, testkit.WithHeader("Last-Event-ID", strconv.FormatUint(last, 10)))
+		m2 := hub.Notify(t, map[string]any{"users": []string{"ann"}, "message": round})
+		wantMessage(t, fresh.Next(t, testkit.Guard), m2.ID)
+		fresh.Close()
+		last = m2.Seq
+	}
+}
