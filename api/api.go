@@ -109,7 +109,7 @@ func New(cfg Config) http.Handler {
 	route("GET /api/message/{message_id}", s.getMessage)
 	route("DELETE /api/message/{message_id}", s.recall)
 	if cfg.Events != nil {
-		mux.Handle("GET /api/events", s.authedOrQuery(queryChecked(cfg.Events.ServeHTTP, []string{"token", "events*", "user*", "last_event_id"})))
+		mux.Handle("GET /api/events", s.authedOrQuery(queryChecked(s.events, []string{"token", "events*", "user*", "last_event_id"})))
 	}
 	mux.Handle("GET /api/openapi.json", queryChecked(serveOpenAPI, nil))
 	mux.Handle("GET /healthz", httpx.Health(cfg.Store, true))

@@ -86,6 +86,23 @@ func (s *server) clientAllowed(w http.ResponseWriter, r *http.Request, query boo
 	return true
 }
 
+// events serves GET /api/events (clientAllowed has taken r's credentials)
+// to the client they name, until its token expires.
+func (s *server) events(w http.ResponseWriter, r *http.Request) {
+	if id, _, basic := r.BasicAuth(); basic {
+		s.Events.Serve(w, r, id, time.Time{})
+		return
+	}
+	c, err := s.Signer.Verify(s.requestToken(r, true), auth.KindClient, s.Now())
+	if err != nil {
+		// Expired since clientAllowed, a moment ago.
+		code, msg := httpx.TokenError(err)
+		httpx.WriteError(w, code, msg)
+		return
+	}
+	s.Events.Serve(w, r, c.Subject, c.ExpiresAt)
+}
+
 // requestToken is the access token of r: from Authorization: Bearer, or
 // (query) from ?token=.
 func (s *server) requestToken(r *http.Request, query bool) string {

@@ -263,9 +263,11 @@ func appendAt(b []byte, t time.Time) []byte {
 // longer reaches.
 var resetEvent = []byte("event: reset\ndata: {}\n\n")
 
-// ServeHTTP serves GET /api/events. The caller has checked the
-// application's token.
-func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Serve serves GET /api/events to the application client, whose
+// credentials the caller has checked; the stream ends at ends (its access
+// token's expiry; zero for Basic credentials, which do not expire) or
+// when the client is removed.
+func (e *Events) Serve(w http.ResponseWriter, r *http.Request, client string, ends time.Time) {
 	f, msg := parseFilter(r)
 	if msg != "" {
 		httpx.WriteError(w, http.StatusBadRequest, msg)
@@ -284,7 +286,10 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var seq uint64
 	lr, err := e.st.SubscribeLog(func(now uint64) {
 		seq = now
-		st, attachErr = e.hub.AttachApp(f)
+		st, attachErr = e.hub.AttachApp(client, f)
+		if st != nil {
+			st.EndAt(ends)
+		}
 	})
 	if err != nil {
 		if st != nil {
@@ -294,6 +299,13 @@ func (e *Events) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer lr.Close()
+	if _, _, ok := e.st.Client(client); st != nil && !ok {
+		// Removed since its credentials were checked: the removal's
+		// CloseApp may have run before this stream was attached.
+		st.Close()
+		httpx.WriteError(w, http.StatusUnauthorized, "access token revoked: its client was removed")
+		return
+	}
 	if attachErr != nil {
 		w.Header().Set("Retry-After", "5")
 		httpx.WriteError(w, http.StatusServiceUnavailable, attachErr.Error())

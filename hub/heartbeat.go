@@ -7,8 +7,9 @@ import (
 var pingFrame = &Frame{B: []byte(": ping\n\n")}
 
 // heartbeat is the hub's one timer. Every tick it closes streams whose
-// peer has gone, and pings those that would otherwise go a whole heartbeat
-// without a write: no stream is quiet for longer than --heartbeat.
+// peer has gone or whose token has expired, and pings those that would
+// otherwise go a whole heartbeat without a write: no stream is quiet for
+// longer than --heartbeat.
 func (h *Hub) heartbeat() {
 	tick := min(h.opts.Heartbeat/3, 5*time.Second)
 	t := time.NewTicker(tick)
@@ -20,9 +21,13 @@ func (h *Hub) heartbeat() {
 		case <-h.stop:
 			return
 		case <-t.C:
-			now := monotime()
+			now, wall := monotime(), time.Now().UnixNano()
 			list = h.snapshot(list[:0])
 			for _, s := range list {
+				if e := s.ends.Load(); e != 0 && wall >= e {
+					s.Close()
+					continue
+				}
 				if s.peerGone() {
 					s.Close()
 					continue

@@ -156,10 +156,11 @@ func (h *Hub) Attach(user string) (*Stream, error) {
 	return s, err
 }
 
-// AttachApp registers an application's stream of hub events, as Attach
-// does; filter is what SendApps's keep is asked about.
-func (h *Hub) AttachApp(filter any) (*Stream, error) {
-	s, _, err := h.attach(&Stream{app: true, filter: filter})
+// AttachApp registers the stream of hub events of an application (its
+// client id), as Attach does; filter is what SendApps's keep is asked
+// about.
+func (h *Hub) AttachApp(client string, filter any) (*Stream, error) {
+	s, _, err := h.attach(&Stream{user: client, app: true, filter: filter})
 	return s, err
 }
 
@@ -291,6 +292,22 @@ func (h *Hub) UsersOnline() int {
 func (h *Hub) CloseUser(user string) {
 	h.mu.RLock()
 	list := append([]*Stream(nil), h.users[user]...)
+	h.mu.RUnlock()
+	for _, s := range list {
+		s.Close()
+	}
+}
+
+// CloseApp ends every stream of events of the application client
+// (removed: its tokens no longer open one).
+func (h *Hub) CloseApp(client string) {
+	h.mu.RLock()
+	var list []*Stream
+	for _, s := range h.apps {
+		if s.user == client {
+			list = append(list, s)
+		}
+	}
 	h.mu.RUnlock()
 	for _, s := range list {
 		s.Close()

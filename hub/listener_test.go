@@ -100,7 +100,7 @@ func TestApps(t *testing.T) {
 		t.Fatal("Apps() with none open")
 	}
 	start := func(filter string) *reader {
-		return startStream(t, p, "A\n\n", func() (*hub.Stream, error) { return h.AttachApp(filter) })
+		return startStream(t, p, "A\n\n", func() (*hub.Stream, error) { return h.AttachApp("app", filter) })
 	}
 	a, b := start("a"), start("b")
 	if !h.Apps() || h.Open() != 2 || h.UsersOnline() != 0 {
@@ -112,15 +112,15 @@ func TestApps(t *testing.T) {
 	a.waitBytes(t, 5*time.Second, append([]byte("A\n\n"), f.B...))
 	b.quiet(t, 100*time.Millisecond, len("A\n\n"))
 	start("c")
-	if _, err := h.AttachApp("d"); err != hub.ErrTooManyStreams {
+	if _, err := h.AttachApp("app", "d"); err != hub.ErrTooManyStreams {
 		t.Errorf("a fourth stream: %v, want ErrTooManyStreams", err)
 	}
 	// Applications together have the per-user limit, and are told so.
 	h2 := newHub(t, hub.Options{MaxPerUser: 1})
-	if _, err := h2.AttachApp("a"); err != nil {
+	if _, err := h2.AttachApp("app", "a"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h2.AttachApp("b"); err != hub.ErrAppStreams {
+	if _, err := h2.AttachApp("app", "b"); err != hub.ErrAppStreams {
 		t.Errorf("a second application stream over MaxPerUser 1: %v, want ErrAppStreams", err)
 	}
 }

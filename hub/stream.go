@@ -28,9 +28,14 @@ type Mark struct {
 // Stream is one open event stream.
 type Stream struct {
 	h      *Hub
-	user   string
-	app    bool // an application's stream of hub events (AttachApp)
-	filter any  // what the application asked for
+	user   string // the user; for an application's stream, its client
+	app    bool   // an application's stream of hub events (AttachApp)
+	filter any    // what the application asked for
+	// ends is when the token that opened the stream expires (unix ns on
+	// the wall clock, as tokens are; 0: never): the heartbeat ends the
+	// stream then, as a revocation would, and the client reconnects with
+	// a new token or is refused.
+	ends atomic.Int64
 
 	mu           sync.Mutex
 	conn         net.Conn
@@ -44,6 +49,14 @@ type Stream struct {
 	partialMarks []Mark
 	lastWrite    int64 // monotime of the last write, for the heartbeat and Burst
 	held         bool  // scheduled, and waiting in a Burst for Flush or its window
+}
+
+// EndAt makes the heartbeat end the stream once t has passed (the expiry
+// of the token that opened it); the zero t is never.
+func (s *Stream) EndAt(t time.Time) {
+	if !t.IsZero() {
+		s.ends.Store(t.UnixNano())
+	}
 }
 
 // epoch starts the monotonic clock of monotime.

@@ -26,6 +26,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	err := s.cfg.Store.Subscribe(claims.Subject, claims.Gen, from, func(p store.Replay) {
 		rp = p
 		st, attachErr = s.cfg.Hub.Attach(claims.Subject)
+		if st != nil {
+			st.EndAt(claims.ExpiresAt)
+		}
 	})
 	if err != nil {
 		httpx.WriteError(w, http.StatusUnauthorized, "token revoked or user deleted")

@@ -27,8 +27,10 @@ type Client struct {
 	Secret string `json:"client_secret,omitempty"`
 }
 
-// Handler serves the admin endpoints of a running hub.
-func Handler(st *store.Store, log *slog.Logger) http.Handler {
+// Handler serves the admin endpoints of a running hub. closeApp ends the
+// open event streams of a client once it is removed (its tokens no longer
+// open one, and a stream open already must not outlive them).
+func Handler(st *store.Store, log *slog.Logger, closeApp func(client string)) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /clients", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, listClients(st))
@@ -50,10 +52,12 @@ func Handler(st *store.Store, log *slog.Logger) http.Handler {
 		httpx.WriteJSON(w, http.StatusCreated, c)
 	})
 	mux.HandleFunc("DELETE /clients/{id}", func(w http.ResponseWriter, r *http.Request) {
-		if err := st.RemoveClient(r.Context(), r.PathValue("id")); err != nil {
+		id := r.PathValue("id")
+		if err := st.RemoveClient(r.Context(), id); err != nil {
 			httpx.FailStore(w, log, err)
 			return
 		}
+		closeApp(id)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /backup", func(w http.ResponseWriter, r *http.Request) {

@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (_ *Server, err erro
 		log.Warn("admin socket unavailable: client, backup and compact commands need the hub stopped", "err", err)
 	} else {
 		s.admin = path
-		s.add(ln, &http.Server{Handler: admin.Handler(s.store, log)})
+		s.add(ln, &http.Server{Handler: admin.Handler(s.store, log, s.hub.CloseApp)})
 	}
 	return s, nil
 }
