@@ -202,10 +202,16 @@ func (s *state) apply(r *record) effect {
 func (s *state) putUser(id string, groups []string, seq uint64) {
 	u := s.users[id]
 	if u == nil {
-		// A device that saw anything before seq saw an earlier user of
-		// this id, whose copies went with it: its history starts here, so
-		// such a device resets instead of keeping what is gone.
-		u = &user{id: id, hist: history{floor: seq}}
+		u = &user{id: id}
+		if s.userGen[id] > 0 {
+			// An earlier user of this id was deleted (its generation
+			// outlives it), and its copies went with it: a device that
+			// saw anything before seq saw that user, so its history
+			// starts here and such a device resets instead of keeping
+			// what is gone. (A first user of an id has no such device;
+			// Last-Event-ID 0 still resumes it.)
+			u.hist.floor = seq
+		}
 		s.users[id] = u
 	}
 	for _, gid := range u.groups {
