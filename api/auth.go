@@ -90,17 +90,19 @@ func (s *server) clientAllowed(w http.ResponseWriter, r *http.Request, query boo
 // to the client they name, until its token expires.
 func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	if id, _, basic := r.BasicAuth(); basic {
-		s.Events.Serve(w, r, id, time.Time{})
+		_, gen, _ := s.Store.Client(id)
+		s.Events.Serve(w, r, id, gen, time.Time{})
 		return
 	}
 	c, err := s.Signer.Verify(s.requestToken(r, true), auth.KindClient, s.Now())
 	if err != nil {
 		// Expired since clientAllowed, a moment ago.
-		code, msg := httpx.TokenError(err)
-		httpx.WriteError(w, code, msg)
+		_, msg := httpx.TokenError(err)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="rtchub", Basic realm="rtchub"`)
+		httpx.WriteError(w, http.StatusUnauthorized, msg)
 		return
 	}
-	s.Events.Serve(w, r, c.Subject, c.ExpiresAt)
+	s.Events.Serve(w, r, c.Subject, c.Gen, c.ExpiresAt)
 }
 
 // requestToken is the access token of r: from Authorization: Bearer, or

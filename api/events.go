@@ -264,10 +264,10 @@ func appendAt(b []byte, t time.Time) []byte {
 var resetEvent = []byte("event: reset\ndata: {}\n\n")
 
 // Serve serves GET /api/events to the application client, whose
-// credentials the caller has checked; the stream ends at ends (its access
-// token's expiry; zero for Basic credentials, which do not expire) or
-// when the client is removed.
-func (e *Events) Serve(w http.ResponseWriter, r *http.Request, client string, ends time.Time) {
+// credentials (of its token generation gen) the caller has checked; the
+// stream ends at ends (its access token's expiry; zero for Basic
+// credentials, which do not expire) or when the client is removed.
+func (e *Events) Serve(w http.ResponseWriter, r *http.Request, client string, gen uint64, ends time.Time) {
 	f, msg := parseFilter(r)
 	if msg != "" {
 		httpx.WriteError(w, http.StatusBadRequest, msg)
@@ -299,10 +299,14 @@ func (e *Events) Serve(w http.ResponseWriter, r *http.Request, client string, en
 		return
 	}
 	defer lr.Close()
-	if _, _, ok := e.st.Client(client); st != nil && !ok {
-		// Removed since its credentials were checked: the removal's
-		// CloseApp may have run before this stream was attached.
-		st.Close()
+	if _, g, ok := e.st.Client(client); !ok || g != gen {
+		// Removed (and perhaps added again) since its credentials were
+		// checked: the removal's CloseApp may have run before this stream
+		// was attached.
+		if st != nil {
+			st.Close()
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="rtchub", Basic realm="rtchub"`)
 		httpx.WriteError(w, http.StatusUnauthorized, "access token revoked: its client was removed")
 		return
 	}

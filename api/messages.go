@@ -45,7 +45,7 @@ func (n *WholeNumber) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	f, err := strconv.ParseFloat(string(b), 64)
-	if len(b) == 0 || b[0] != '-' && (b[0] < '0' || b[0] > '9') || err != nil && !errors.Is(err, strconv.ErrRange) || f != math.Trunc(f) {
+	if len(b) == 0 || b[0] != '-' && (b[0] < '0' || b[0] > '9') || err != nil && !errors.Is(err, strconv.ErrRange) || !whole(b) {
 		return &json.UnmarshalTypeError{Value: "number " + string(b), Type: reflect.TypeFor[int64]()}
 	}
 	switch {
@@ -126,6 +126,30 @@ func (req *NotifyRequest) Validate(maxMessage int, defTTL, maxTTL time.Duration)
 		n.TTL = time.Duration(*req.TTL) * time.Second
 	}
 	return n, ""
+}
+
+// whole reports whether the JSON number b has no fraction, decided on its
+// digits: a float64 would round 1.0000000000000001 to 1.
+func whole(b []byte) bool {
+	s := strings.TrimPrefix(string(b), "-")
+	mant, exp := s, 0
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant = s[:i]
+		e, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+"))
+		if err != nil {
+			// An exponent past int: the digits left of the point are
+			// all the fraction there is (a huge one) or all of them.
+			return !strings.HasPrefix(s[i+1:], "-") || strings.Trim(mant, "0.") == ""
+		}
+		exp = e
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits := intPart + frac
+	point := len(intPart) + exp // digits from here on are the fraction
+	if point < 0 {
+		point = 0
+	}
+	return point >= len(digits) || strings.Trim(digits[point:], "0") == ""
 }
 
 // ValidEvent reports whether s may be an SSE event name (or a message's

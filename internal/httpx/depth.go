@@ -4,9 +4,9 @@ package httpx
 // is stored inside its log record and read back at every start, and
 // encoding/json stops at 10,000 levels, so the hub must never take what it
 // could not read again. Clients' parsers stop far sooner (Rust's
-// serde_json at 128, .NET's at 64 by default), and no notification needs
-// more: 128 is taken.
-const MaxDepth = 128
+// serde_json takes 127 levels of a whole document, and a message sits
+// inside its event's data object), and no notification needs more: 100.
+const MaxDepth = 100
 
 // NestedDeeper reports whether the valid JSON value b nests arrays and
 // objects more than max levels deep (a scalar is level 0, [] is 1).

@@ -18,8 +18,8 @@ func TestNestedDeeper(t *testing.T) {
 		{`{"a":[1,{"b":[]}]}`, 4},
 		{`[[],[],[[]]]`, 3},
 		{`{"a\\":"[","b":{"c":"\"{"}}`, 2},
-		{strings.Repeat("[", 128) + strings.Repeat("]", 128), 128},
-		{strings.Repeat(`{"k":`, 129) + "0" + strings.Repeat("}", 129), 129},
+		{strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth), MaxDepth},
+		{strings.Repeat(`{"k":`, MaxDepth+1) + "0" + strings.Repeat("}", MaxDepth+1), MaxDepth + 1},
 	}
 	for _, tt := range tests {
 		name := tt.json

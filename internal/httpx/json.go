@@ -106,7 +106,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
 	case errors.Is(err, io.EOF):
 		WriteError(w, http.StatusBadRequest, "request body is empty: expected a JSON object")
 	case errors.As(err, &se) && strings.HasSuffix(se.Error(), "exceeded max depth"):
-		WriteError(w, http.StatusBadRequest, fmt.Sprintf("request body nests arrays and objects more than %d levels deep", MaxDepth))
+		WriteError(w, http.StatusBadRequest, "request body nests arrays and objects too many levels deep (encoding/json stops at 10,000)")
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
 		WriteError(w, http.StatusBadRequest, "request body is not valid JSON")
 	case errors.As(err, &te):
