@@ -34,7 +34,11 @@ type GroupSummary struct {
 
 // PutClient creates a client or replaces its name and secret hash.
 func (s *Store) PutClient(ctx context.Context, id, name, hash string) (created bool, err error) {
-	defer s.locks.lock(stripeClient, id, "").Unlock()
+	lk, err := s.locks.lock(ctx, stripeClient, id, "")
+	if err != nil {
+		return false, err
+	}
+	defer lk.Unlock()
 	s.mu.RLock()
 	_, exists := s.st.clients[id]
 	s.mu.RUnlock()
@@ -47,7 +51,11 @@ func (s *Store) PutClient(ctx context.Context, id, name, hash string) (created b
 
 // RemoveClient removes a client and ends its access tokens.
 func (s *Store) RemoveClient(ctx context.Context, id string) error {
-	defer s.locks.lock(stripeClient, id, "").Unlock()
+	lk, err := s.locks.lock(ctx, stripeClient, id, "")
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
 	if _, _, ok := s.Client(id); !ok {
 		return &NotFoundError{"client", id}
 	}
@@ -78,7 +86,11 @@ func (s *Store) Clients() []Client {
 
 // PutUser creates a user or replaces its groups. Every group must exist.
 func (s *Store) PutUser(ctx context.Context, id string, groups []string) (UserInfo, bool, error) {
-	defer s.locks.lock(stripeUser, id, "").Unlock()
+	lk, err := s.locks.lock(ctx, stripeUser, id, "")
+	if err != nil {
+		return UserInfo{}, false, err
+	}
+	defer lk.Unlock()
 	groups = dedupe(groups)
 	return put(s, ctx, record{Op: opUserPut, ID: id, Groups: groups}, s.st.users, groups, s.st.groups, "group", s.User)
 }
@@ -122,7 +134,11 @@ func (s *Store) UserGen(id string) (gen uint64, exists bool) {
 
 // DeleteUser removes a user, drops its pending copies, and ends its tokens.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	defer s.locks.lock(stripeUser, id, "").Unlock()
+	lk, err := s.locks.lock(ctx, stripeUser, id, "")
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
 	if _, ok := s.User(id); !ok {
 		return &NotFoundError{"user", id}
 	}
@@ -131,7 +147,11 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 
 // RevokeUser ends every token issued to the user so far.
 func (s *Store) RevokeUser(ctx context.Context, id string) error {
-	defer s.locks.lock(stripeUser, id, "").Unlock()
+	lk, err := s.locks.lock(ctx, stripeUser, id, "")
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
 	if _, ok := s.User(id); !ok {
 		return &NotFoundError{"user", id}
 	}
@@ -140,7 +160,11 @@ func (s *Store) RevokeUser(ctx context.Context, id string) error {
 
 // PutGroup creates a group or adds members to it. Every user must exist.
 func (s *Store) PutGroup(ctx context.Context, id string, users []string) (GroupInfo, bool, error) {
-	defer s.locks.lock(stripeGroup, id, "").Unlock()
+	lk, err := s.locks.lock(ctx, stripeGroup, id, "")
+	if err != nil {
+		return GroupInfo{}, false, err
+	}
+	defer lk.Unlock()
 	users = dedupe(users)
 	return put(s, ctx, record{Op: opGroupPut, ID: id, Users: users}, s.st.groups, users, s.st.users, "user", s.Group)
 }
@@ -167,7 +191,11 @@ func (s *Store) Groups() []GroupSummary {
 
 // DeleteGroup removes a group; its users stay.
 func (s *Store) DeleteGroup(ctx context.Context, id string) error {
-	defer s.locks.lock(stripeGroup, id, "").Unlock()
+	lk, err := s.locks.lock(ctx, stripeGroup, id, "")
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
 	if _, ok := s.Group(id); !ok {
 		return &NotFoundError{"group", id}
 	}

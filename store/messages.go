@@ -71,7 +71,11 @@ func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
 	if n.Key != "" {
 		// Notifies of one key commit one at a time, so each sees the open
 		// copy the one before left; a user then holds one copy per key.
-		defer s.locks.lock(stripeKey, n.Key, "").Unlock()
+		lk, err := s.locks.lock(ctx, stripeKey, n.Key, "")
+		if err != nil {
+			return Receipt{}, err
+		}
+		defer lk.Unlock()
 		r.pre = s.replacements(r.rec.ID, n.Key, to)
 	}
 	if err := s.append(ctx, r); err != nil {
@@ -157,7 +161,11 @@ func (s *Store) replacements(by, key string, users []string) []record {
 // acknowledged stay so; recalling a message with no open copy writes
 // nothing.
 func (s *Store) Recall(ctx context.Context, msgID string) error {
-	defer s.locks.lock(stripeMessage, msgID, "").Unlock()
+	lk, err := s.locks.lock(ctx, stripeMessage, msgID, "")
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
 	s.mu.RLock()
 	m := s.st.msgs.get(msgID)
 	var users []string
@@ -179,7 +187,11 @@ func (s *Store) Recall(ctx context.Context, msgID string) error {
 // Ack marks a user's copy of a message acknowledged. Acknowledging again
 // is not an error and writes nothing.
 func (s *Store) Ack(ctx context.Context, msgID, userID string) error {
-	defer s.locks.lock(stripeCopy, msgID, userID).Unlock()
+	lk, err := s.locks.lock(ctx, stripeCopy, msgID, userID)
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
 	s.mu.RLock()
 	acked, err := s.ackable(msgID, userID)
 	s.mu.RUnlock()

@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -219,7 +218,7 @@ type Store struct {
 	expAt     int64
 	lastStamp int64 // unix ms of the last batch or expiry sweep
 
-	locks stripes // of writes that check, then append (stripes.go)
+	locks *stripes // of writes that check, then append (stripes.go)
 
 	compacting atomic.Bool
 	bg         sync.WaitGroup // background compaction
@@ -272,7 +271,7 @@ func Open(opts Options) (*Store, error) {
 		stopped: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
 		fatal:   make(chan struct{}),
-		locks:   stripes{seed: maphash.MakeSeed()},
+		locks:   newStripes(),
 	}
 	if err := s.recover(unsyncedStop); err != nil {
 		lock.Close() // its word stays what it was: nothing was served

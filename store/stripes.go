@@ -1,8 +1,8 @@
 package store
 
 import (
+	"context"
 	"hash/maphash"
-	"sync"
 )
 
 // stripes are the locks of writes that check the state before they
@@ -15,7 +15,15 @@ import (
 // names that share a stripe only wait for each other's commit.
 type stripes struct {
 	seed maphash.Seed
-	mu   [256]sync.Mutex
+	ch   [256]chan struct{} // a stripe is held while its channel is full
+}
+
+func newStripes() *stripes {
+	st := &stripes{seed: maphash.MakeSeed()}
+	for i := range st.ch {
+		st.ch[i] = make(chan struct{}, 1)
+	}
+	return st
 }
 
 // Kinds of what a stripe guards; the names of different kinds never meet.
@@ -28,15 +36,32 @@ const (
 	stripeCopy    = 'a' // an ack: one user's copy of one message
 )
 
-// lock locks the stripe of (kind, a, b) and returns it, to unlock.
-func (st *stripes) lock(kind byte, a, b string) *sync.Mutex {
+// A stripe is one held lock of stripes.
+type stripe chan struct{}
+
+// Unlock releases the stripe.
+func (s stripe) Unlock() { <-s }
+
+// lock takes the stripe of (kind, a, b), or gives up with ctx's error if
+// ctx ends first: a caller that has gone does not queue behind a slow
+// commit to write what nobody waits for.
+func (st *stripes) lock(ctx context.Context, kind byte, a, b string) (stripe, error) {
 	var h maphash.Hash
 	h.SetSeed(st.seed)
 	h.WriteByte(kind)
 	h.WriteString(a)
 	h.WriteByte(0)
 	h.WriteString(b)
-	mu := &st.mu[h.Sum64()%uint64(len(st.mu))]
-	mu.Lock()
-	return mu
+	c := st.ch[h.Sum64()%uint64(len(st.ch))]
+	select {
+	case c <- struct{}{}:
+		return c, nil
+	default:
+	}
+	select {
+	case c <- struct{}{}:
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
