@@ -139,7 +139,8 @@ func (lr *LogReader) Durables(after uint64, fn func(Durable) bool) (bool, error)
 				return nil
 			}
 		case opUserDel:
-			d.Kind = UserDeleted
+			// The user too, for ?user= to take it, as live.
+			d.Kind, d.Users = UserDeleted, []string{r.ID}
 		default:
 			return nil
 		}

@@ -181,6 +181,14 @@ func TestApplicationEventsResume(t *testing.T) {
 	wantApp(t, s, "sent", func(d appEvent) bool { return d.MessageID == m4.ID })
 	s.Close()
 
+	// A user's deletion comes back to a stream filtered to that user, as
+	// it went out live.
+	h2.PutUser(t, "bob")
+	h2.Must(t, 204, "DELETE", "/api/user/bob", nil, nil)
+	s = dialEvents(t, h2, "user=bob", testkit.WithQuery("last_event_id", strconv.FormatUint(m4.Seq, 10)))
+	wantApp(t, s, "user.deleted", func(d appEvent) bool { return d.UserID == "bob" })
+	s.Close()
+
 	// After a compaction the log no longer reaches back: reset, then live.
 	if out, code := runBinary(t, "compact", "--data-dir", dir); code != 0 {
 		t.Fatalf("compact: exit %d: %s", code, out)
