@@ -65,6 +65,9 @@ func (s *Store) compact() error {
 			os.Remove(tmpPath)
 		}
 	}()
+	if err := sameOwner(tmp, src); err != nil {
+		return fmt.Errorf("store: compact: give the new log the old one's owner: %w", err)
+	}
 	records, err := writeSnapshot(tmp, st, at)
 	if err != nil {
 		return fmt.Errorf("store: compact: write snapshot: %w", err)
