@@ -79,11 +79,17 @@ func (s *server) clientAllowed(w http.ResponseWriter, r *http.Request, query boo
 		msg = "access token revoked: its client was removed"
 	}
 	if msg != "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="rtchub", Basic realm="rtchub"`)
-		httpx.WriteError(w, http.StatusUnauthorized, msg)
+		unauthorized(w, msg)
 		return false
 	}
 	return true
+}
+
+// unauthorized answers 401 with msg and the challenge every /api/ 401
+// carries.
+func unauthorized(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="rtchub", Basic realm="rtchub"`)
+	httpx.WriteError(w, http.StatusUnauthorized, msg)
 }
 
 // events serves GET /api/events (clientAllowed has taken r's credentials)
@@ -98,8 +104,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// Expired since clientAllowed, a moment ago.
 		_, msg := httpx.TokenError(err)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="rtchub", Basic realm="rtchub"`)
-		httpx.WriteError(w, http.StatusUnauthorized, msg)
+		unauthorized(w, msg)
 		return
 	}
 	s.Events.Serve(w, r, c.Subject, c.Gen, c.ExpiresAt)

@@ -306,8 +306,7 @@ func (e *Events) Serve(w http.ResponseWriter, r *http.Request, client string, ge
 		if st != nil {
 			st.Close()
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="rtchub", Basic realm="rtchub"`)
-		httpx.WriteError(w, http.StatusUnauthorized, "access token revoked: its client was removed")
+		unauthorized(w, "access token revoked: its client was removed")
 		return
 	}
 	if attachErr != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"time"
@@ -89,6 +90,9 @@ func (q *quiet) due(moves, bulk uint64) bool {
 func (s *Server) trim() {
 	start := time.Now()
 	debug.FreeOSMemory()
+	if !s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return // ReadMemStats stops the world: only for a line that is logged
+	}
 	took := time.Since(start)
 	// Right after a full collection, what is allocated is what is live.
 	// (runtime/metrics would say it directly, at 7 KB of descriptions in
