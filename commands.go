@@ -22,23 +22,25 @@ import (
 
 // parseDataDirFlag parses args for the command name, whose one flag is
 // --data-dir: the directory, and the positional arguments.
-func parseDataDirFlag(name string, args []string, getenv func(string) string, stderr io.Writer) (dir string, pos []string, err error) {
+func parseDataDirFlag(name string, args []string, getenv func(string) string, stdout, stderr io.Writer) (dir string, pos []string, err error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	dataDirFlag(fs, &dir)
-	pos, err = parseFlags(fs, args, getenv, stderr)
+	pos, err = parseFlags(fs, args, getenv, stdout, stderr)
 	return dir, pos, err
 }
 
 func clientCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	const use = "usage: rtchub client add NAME | list | remove ID  [--data-dir DIR]"
-	if len(args) == 0 {
-		return usageError{use}
-	}
-	sub := args[0]
-	dir, pos, err := parseDataDirFlag("rtchub client", args[1:], getenv, stderr)
+	// The verb is the first positional argument, so --data-dir may come
+	// before it as well as after.
+	dir, pos, err := parseDataDirFlag("rtchub client", args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	if len(pos) == 0 {
+		return usageError{use}
+	}
+	sub, pos := pos[0], pos[1:]
 	switch {
 	case sub == "add" && len(pos) == 1:
 		name := pos[0]
@@ -82,7 +84,7 @@ func verifyCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	repair := fs.Bool("repair", false, "keep every record before the first damaged one; move the rest aside")
 	var dir string
 	dataDirFlag(fs, &dir)
-	pos, err := parseFlags(fs, args, getenv, stderr)
+	pos, err := parseFlags(fs, args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -121,7 +123,7 @@ func verifyCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 var errTornTail = errors.New("the log ends in a torn record; `rtchub serve` cuts it at start, `rtchub verify --repair` moves it aside")
 
 func compactCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	dir, pos, err := parseDataDirFlag("rtchub compact", args, getenv, stderr)
+	dir, pos, err := parseDataDirFlag("rtchub compact", args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -141,7 +143,7 @@ func compactCmd(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func backupCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	dir, pos, err := parseDataDirFlag("rtchub backup", args, getenv, stderr)
+	dir, pos, err := parseDataDirFlag("rtchub backup", args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -200,7 +202,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&c.Sample, "sample", time.Minute, "soak: time between samples of the hub's RSS, goroutines and open files")
 	fs.DurationVar(&c.Settle, "settle", 10*time.Second, "how long to wait for the last events after the last notify")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the bench users (default: delete them, and their pending messages, at the end)")
-	pos, err := parseFlags(fs, args, getenv, stderr)
+	pos, err := parseFlags(fs, args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}

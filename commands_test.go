@@ -82,6 +82,17 @@ func TestClientCommands(t *testing.T) {
 		}
 	})
 
+	t.Run("flag before the verb: client --data-dir DIR add NAME", func(t *testing.T) {
+		out, err := runCmd(t, "client", "--data-dir", dir, "add", "fourth")
+		id := regexp.MustCompile(`client_id=(\S+)`).FindStringSubmatch(out)
+		if err != nil || id == nil {
+			t.Fatalf("rtchub client --data-dir DIR add fourth: %v: %q", err, out)
+		}
+		if out, err := runCmd(t, "client", "--data-dir", dir, "remove", id[1]); err != nil {
+			t.Errorf("rtchub client --data-dir DIR remove ID: %v: %q", err, out)
+		}
+	})
+
 	out, err := runCmd(t, "client", "add", "--data-dir", dir, "second")
 	if err != nil {
 		t.Fatalf("client add: %v: %s", err, out)

@@ -176,33 +176,52 @@ func dataDirFlag(fs *flag.FlagSet, dir *string) {
 	fs.StringVar(dir, "data-dir", *dir, "data directory: the log, the signing key, the admin socket")
 }
 
-// parseFlags applies the environment, then args, to fs, and returns the
+// parseFlags applies args, then the environment, to fs, and returns the
 // positional arguments. Each flag has an environment twin, RTCHUB_ plus
-// its name in upper case with '_' for '-'; flags win over the environment.
-// Flags may come before or after the positional arguments
-// (`client add NAME --data-dir DIR` as well as `client add --data-dir DIR NAME`).
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stderr io.Writer) ([]string, error) {
+// its name in upper case with '_' for '-'; a flag given on the command line
+// wins, and its twin is not even read (a malformed twin must not stop a
+// command whose flag overrides it). Flags may come before or after the
+// positional arguments (`client add NAME --data-dir DIR` as well as
+// `client --data-dir DIR add NAME`). -h or --help prints the flags to
+// stdout and returns flag.ErrHelp, which exits 0.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stdout, stderr io.Writer) ([]string, error) {
+	fs.VisitAll(func(f *flag.Flag) {
+		f.Usage = fmt.Sprintf("%s [$%s]", f.Usage, envName(f.Name))
+	})
+	// The flag package prints its usage both for -h and after a parse
+	// error; only the outcome says which stream it belongs on.
+	var out strings.Builder
+	fs.SetOutput(&out)
+	pos, err := parseArgs(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		io.WriteString(stdout, out.String())
+		return nil, err
+	}
+	io.WriteString(stderr, out.String())
 	fs.SetOutput(stderr)
+	if err != nil {
+		return nil, usageError{err.Error()}
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var bad error
 	fs.VisitAll(func(f *flag.Flag) {
 		env := envName(f.Name)
-		f.Usage = fmt.Sprintf("%s [$%s]", f.Usage, env)
-		if v := getenv(env); v != "" && bad == nil {
+		if v := getenv(env); v != "" && !given[f.Name] && bad == nil {
 			if err := fs.Set(f.Name, v); err != nil {
 				bad = usageError{fmt.Sprintf("$%s=%q: %v", env, v, err)}
 			}
 		}
 	})
-	if bad != nil {
-		return nil, bad
-	}
+	return pos, bad
+}
+
+// parseArgs parses args with fs, flags and positional arguments mixed.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				return nil, err
-			}
-			return nil, usageError{err.Error()}
+			return nil, err
 		}
 		if fs.NArg() == 0 {
 			return pos, nil

@@ -41,7 +41,11 @@ func main() {
 
 func exitCode(err error) int {
 	var ue usageError
-	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		// Help asked for is help given, on stdout.
+		return 0
+	case errors.As(err, &ue):
 		return 2
 	}
 	return 1
@@ -77,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "serve":
-		return serve(ctx, rest, getenv, stderr)
+		return serve(ctx, rest, getenv, stdout, stderr)
 	case "client":
 		return clientCmd(ctx, rest, getenv, stdout, stderr)
 	case "verify":
@@ -89,9 +93,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "bench":
 		return benchCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
+		if len(rest) > 0 {
+			return usageError{fmt.Sprintf("version takes no arguments, got %q", rest)}
+		}
 		fmt.Fprintln(stdout, versionString())
 		return nil
 	case "help", "-h", "--help":
+		if len(rest) == 1 && rest[0] != "help" && rest[0] != "version" {
+			// `rtchub help serve` is `rtchub serve --help`.
+			return run(ctx, []string{rest[0], "--help"}, getenv, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
@@ -101,10 +112,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // serve parses the flags and environment of `rtchub serve` into a
 // server.Config and runs the hub until ctx ends.
-func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rtchub serve", flag.ContinueOnError)
 	cfg, opts := serveFlags(fs)
-	pos, err := parseFlags(fs, args, getenv, stderr)
+	pos, err := parseFlags(fs, args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func parseServe(t *testing.T, env map[string]string, args ...string) (server.Con
 	t.Helper()
 	fs := flag.NewFlagSet("rtchub serve", flag.ContinueOnError)
 	cfg, txt := serveFlags(fs)
-	_, err := parseFlags(fs, args, func(k string) string { return env[k] }, io.Discard)
+	_, err := parseFlags(fs, args, func(k string) string { return env[k] }, io.Discard, io.Discard)
 	return *cfg, *txt, err
 }
 
@@ -290,5 +290,49 @@ func TestServeUsageErrors(t *testing.T) {
 	}
 	if out, err := runCmd(t, "version"); err != nil || !strings.HasPrefix(out, "rtchub ") {
 		t.Errorf("rtchub version: %v %q", err, out)
+	}
+}
+
+// TestFlagWinsOverBadEnv: a flag given on the command line is not even
+// read from its environment twin, so a malformed twin does not stop a
+// command that overrides it; a twin of a flag not given still must parse.
+func TestFlagWinsOverBadEnv(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"RTCHUB_HEARTBEAT": "often", "RTCHUB_QUEUE_LEN": "many"}
+	cfg, _, err := parseServe(t, env, "--heartbeat", "7s", "--queue-len", "9")
+	if err != nil {
+		t.Fatalf("flags over malformed twins: %v, want them taken", err)
+	}
+	if cfg.Hub.Heartbeat != 7*time.Second || cfg.Hub.QueueLen != 9 {
+		t.Errorf("heartbeat %v, queue-len %d; want the flags' 7s and 9", cfg.Hub.Heartbeat, cfg.Hub.QueueLen)
+	}
+	if _, _, err := parseServe(t, env, "--heartbeat", "7s"); exitCode(err) != 2 || err == nil || !strings.Contains(err.Error(), "RTCHUB_QUEUE_LEN") {
+		t.Errorf("malformed twin of a flag not given: %v, want a usage error naming RTCHUB_QUEUE_LEN", err)
+	}
+}
+
+// TestCommandHelp: -h and --help of every command print its flags on
+// stdout and exit 0, as `rtchub --help` does; `rtchub help CMD` is
+// `rtchub CMD --help`.
+func TestCommandHelp(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"serve", "--help"}, {"serve", "-h"}, {"client", "--help"}, {"client", "add", "-h"},
+		{"verify", "--help"}, {"compact", "-h"}, {"backup", "--help"}, {"bench", "--help"},
+		{"help", "serve"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, testEnv(nil), &out, &errOut)
+		if exitCode(err) != 0 || !strings.Contains(out.String(), "-data-dir") && !strings.Contains(out.String(), "-scenario") || errOut.Len() != 0 {
+			t.Errorf("rtchub %q: %v (exit %d)\nstdout %q\nstderr %q\nwant its flags on stdout and exit 0", args, err, exitCode(err), out.String(), errOut.String())
+		}
+	}
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"serve", "--no-such-flag"}, testEnv(nil), &out, &errOut)
+	if exitCode(err) != 2 || out.Len() != 0 || !strings.Contains(errOut.String(), "-data-dir") {
+		t.Errorf("serve --no-such-flag: %v (exit %d), stdout %q; want exit 2 and the flags on stderr", err, exitCode(err), out.String())
+	}
+	if _, err := runCmd(t, "version", "extra"); exitCode(err) != 2 {
+		t.Errorf("rtchub version extra: %v (exit %d), want a usage error", err, exitCode(err))
 	}
 }
