@@ -216,7 +216,8 @@ type Store struct {
 	gatherT   *time.Timer // nil: batches never wait (see commitFrom)
 	peakBatch int         // requests a batch waits for (see commitFrom)
 	expAt     int64
-	lastStamp int64 // unix ms of the last batch or expiry sweep
+	lastStamp int64                // unix ms of the last batch or expiry sweep
+	settled   map[copyKey]struct{} // settle's, kept between batches
 
 	locks *stripes // of writes that check, then append (stripes.go)
 
@@ -240,6 +241,7 @@ type request struct {
 	eff     effect
 	err     error
 	done    chan struct{}
+	void    bool // rec would change nothing: not written (see settle)
 }
 
 // Open opens (creating if needed) the data directory, takes its lock,

@@ -192,7 +192,12 @@ func (s *Store) armExpiry() {
 }
 
 // records counts the records r commits.
-func (r *request) records() int { return 1 + len(r.pre) }
+func (r *request) records() int {
+	if r.void {
+		return len(r.pre)
+	}
+	return 1 + len(r.pre)
+}
 
 // sweep expires what is due at the writer's stamp, telling the observer.
 func (s *Store) sweep() {
@@ -232,9 +237,16 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	// any batch), so replay ends where the live run did.
 	now := s.stamp()
 	seq := s.seq
-	records := 0
-	for _, r := range batch {
-		records += r.records()
+	s.mu.RLock()
+	records := s.settle(batch, now)
+	s.mu.RUnlock()
+	if records == 0 {
+		// Every record would have changed nothing: the callers read the
+		// state that made it so.
+		for _, r := range batch {
+			close(r.done)
+		}
+		return buf
 	}
 	frame := func(rec *record, body []byte, ttl time.Duration) {
 		seq++
@@ -261,7 +273,9 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 		for i := range r.pre {
 			frame(&r.pre[i], r.preBody[i], 0)
 		}
-		frame(&r.rec, r.body, r.ttl)
+		if !r.void {
+			frame(&r.rec, r.body, r.ttl)
+		}
 	}
 	if err := s.write(buf); err != nil {
 		for _, r := range batch {
@@ -279,6 +293,9 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	for _, r := range batch {
 		for i := range r.pre {
 			s.st.apply(&r.pre[i])
+		}
+		if r.void {
+			continue
 		}
 		r.eff = s.st.apply(&r.rec)
 		if r.eff.recipients > 0 {

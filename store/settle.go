@@ -1,0 +1,96 @@
+package store
+
+// A caller decides to acknowledge or recall a copy on the state it read,
+// and its record is committed some time later: by then an earlier batch,
+// or an earlier record of its own batch, may have closed that copy (an ack
+// and a recall of one copy hold different stripes, so they can race). Apply
+// skips such a record, live and at replay alike; but the log is also the
+// application event stream's history, and a resumed /api/events would read
+// it back as an acknowledgement or a recall the live stream never showed.
+// So the writer settles each batch before framing it: a record that would
+// change nothing is not written.
+//
+// One race stays: a copy pushed out of a full queue (--max-pending, or the
+// hub-wide budget) by a message earlier in the same batch. The cap is
+// applied only when the message is, and settling does not redo it.
+
+// copyKey names one user's copy of one message.
+type copyKey struct{ msg, user string }
+
+// settle drops, before the batch is framed, the acks and recalls (and the
+// recalls of a replacement) whose copies are closed by the time they would
+// be applied at now, and narrows a recall to the copies still open. It
+// reports how many records remain. s.mu must be held for reading.
+func (s *Store) settle(batch []*request, now int64) int {
+	if s.settled == nil {
+		s.settled = map[copyKey]struct{}{}
+	}
+	closing := s.settled
+	var deleted map[string]bool // users deleted earlier in this batch
+	open := func(m *Message, user string) bool {
+		if m == nil || m.Expires <= now || deleted[user] {
+			// Expired when the batch's first record sweeps at now.
+			return false
+		}
+		if _, ok := closing[copyKey{m.ID, user}]; ok {
+			return false
+		}
+		rc := m.recipient(user)
+		return rc != nil && rc.state == copyOpen
+	}
+	// recall narrows r to its open copies and marks them closing; false
+	// when none is left.
+	recall := func(r *record, body *[]byte) bool {
+		m := s.st.msgs.get(r.ID)
+		keep := r.Users[:0:0]
+		for _, u := range r.Users {
+			if open(m, u) {
+				keep = append(keep, u)
+				closing[copyKey{r.ID, u}] = struct{}{}
+			}
+		}
+		if len(keep) == 0 {
+			return false
+		}
+		if len(keep) < len(r.Users) {
+			r.Users = keep
+			if b, err := encodeBody(r); err == nil {
+				*body = b
+			}
+		}
+		return true
+	}
+	records := 0
+	for _, r := range batch {
+		pre := r.pre[:0]
+		preBody := r.preBody[:0]
+		for i := range r.pre {
+			if recall(&r.pre[i], &r.preBody[i]) {
+				pre, preBody = append(pre, r.pre[i]), append(preBody, r.preBody[i])
+			}
+		}
+		r.pre, r.preBody = pre, preBody
+		switch r.rec.Op {
+		case opAck:
+			m := s.st.msgs.get(r.rec.ID)
+			if r.void = !open(m, r.rec.User); !r.void {
+				closing[copyKey{r.rec.ID, r.rec.User}] = struct{}{}
+			}
+		case opRecall:
+			r.void = !recall(&r.rec, &r.body)
+		case opUserDel:
+			if deleted == nil {
+				deleted = map[string]bool{}
+			}
+			deleted[r.rec.ID] = true
+		}
+		records += r.records()
+	}
+	// Kept for the next batch, unless a large recall grew it.
+	if len(closing) > 4*maxBatch {
+		s.settled = map[copyKey]struct{}{}
+	} else {
+		clear(closing)
+	}
+	return records
+}
