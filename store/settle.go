@@ -14,29 +14,31 @@ package store
 // hub-wide budget) by a message earlier in the same batch. The cap is
 // applied only when the message is, and settling does not redo it.
 
-// copyKey names one user's copy of one message.
-type copyKey struct{ msg, user string }
-
 // settle drops, before the batch is framed, the acks and recalls (and the
 // recalls of a replacement) whose copies are closed by the time they would
 // be applied at now, and narrows a recall to the copies still open. It
 // reports how many records remain. s.mu must be held for reading.
 func (s *Store) settle(batch []*request, now int64) int {
 	if s.settled == nil {
-		s.settled = map[copyKey]struct{}{}
+		s.settled = map[*recipient]struct{}{}
 	}
 	closing := s.settled
 	var deleted map[string]bool // users deleted earlier in this batch
-	open := func(m *Message, user string) bool {
+	// open reports whether the copy is open when the record is applied
+	// (and is the copy, to mark closing), or nil.
+	open := func(m *Message, user string) *recipient {
 		if m == nil || m.Expires <= now || deleted[user] {
 			// Expired when the batch's first record sweeps at now.
-			return false
-		}
-		if _, ok := closing[copyKey{m.ID, user}]; ok {
-			return false
+			return nil
 		}
 		rc := m.recipient(user)
-		return rc != nil && rc.state == copyOpen
+		if rc == nil || rc.state != copyOpen {
+			return nil
+		}
+		if _, ok := closing[rc]; ok {
+			return nil
+		}
+		return rc
 	}
 	// recall narrows r to its open copies and marks them closing; false
 	// when none is left.
@@ -44,9 +46,9 @@ func (s *Store) settle(batch []*request, now int64) int {
 		m := s.st.msgs.get(r.ID)
 		keep := r.Users[:0:0]
 		for _, u := range r.Users {
-			if open(m, u) {
+			if rc := open(m, u); rc != nil {
 				keep = append(keep, u)
-				closing[copyKey{r.ID, u}] = struct{}{}
+				closing[rc] = struct{}{}
 			}
 		}
 		if len(keep) == 0 {
@@ -72,9 +74,9 @@ func (s *Store) settle(batch []*request, now int64) int {
 		r.pre, r.preBody = pre, preBody
 		switch r.rec.Op {
 		case opAck:
-			m := s.st.msgs.get(r.rec.ID)
-			if r.void = !open(m, r.rec.User); !r.void {
-				closing[copyKey{r.rec.ID, r.rec.User}] = struct{}{}
+			rc := open(s.st.msgs.get(r.rec.ID), r.rec.User)
+			if r.void = rc == nil; rc != nil {
+				closing[rc] = struct{}{}
 			}
 		case opRecall:
 			r.void = !recall(&r.rec, &r.body)
@@ -88,7 +90,7 @@ func (s *Store) settle(batch []*request, now int64) int {
 	}
 	// Kept for the next batch, unless a large recall grew it.
 	if len(closing) > 4*maxBatch {
-		s.settled = map[copyKey]struct{}{}
+		s.settled = map[*recipient]struct{}{}
 	} else {
 		clear(closing)
 	}

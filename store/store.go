@@ -216,8 +216,8 @@ type Store struct {
 	gatherT   *time.Timer // nil: batches never wait (see commitFrom)
 	peakBatch int         // requests a batch waits for (see commitFrom)
 	expAt     int64
-	lastStamp int64                // unix ms of the last batch or expiry sweep
-	settled   map[copyKey]struct{} // settle's, kept between batches
+	lastStamp int64                   // unix ms of the last batch or expiry sweep
+	settled   map[*recipient]struct{} // settle's, kept between batches
 
 	locks *stripes // of writes that check, then append (stripes.go)
 
