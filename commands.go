@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,10 +19,11 @@ import (
 // The operator's commands: each parses its flags and prints what
 // internal/admin (or store.Verify, or internal/bench) did.
 
-// parseDataDirFlag parses args for the command name, whose one flag is
-// --data-dir: the directory, and the positional arguments.
-func parseDataDirFlag(name string, args []string, getenv func(string) string, stdout, stderr io.Writer) (dir string, pos []string, err error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+// parseDataDirFlag parses args for a command whose one flag is --data-dir,
+// and returns the directory and the positional arguments. use is the
+// command's usage line, which its help starts with.
+func parseDataDirFlag(use string, args []string, getenv func(string) string, stdout, stderr io.Writer) (dir string, pos []string, err error) {
+	fs := newFlagSet(use)
 	dataDirFlag(fs, &dir)
 	pos, err = parseFlags(fs, args, getenv, stdout, stderr)
 	return dir, pos, err
@@ -33,7 +33,7 @@ func clientCmd(ctx context.Context, args []string, getenv func(string) string, s
 	const use = "usage: rtchub client add NAME | list | remove ID  [--data-dir DIR]"
 	// The verb is the first positional argument, so --data-dir may come
 	// before it as well as after.
-	dir, pos, err := parseDataDirFlag("rtchub client", args, getenv, stdout, stderr)
+	dir, pos, err := parseDataDirFlag(use, args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,8 @@ func clientCmd(ctx context.Context, args []string, getenv func(string) string, s
 }
 
 func verifyCmd(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rtchub verify", flag.ContinueOnError)
+	const use = "usage: rtchub verify [--repair] [DATA_DIR]"
+	fs := newFlagSet(use)
 	repair := fs.Bool("repair", false, "keep every record before the first damaged one; move the rest aside")
 	var dir string
 	dataDirFlag(fs, &dir)
@@ -91,7 +92,7 @@ func verifyCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 	if len(pos) == 1 {
 		dir = pos[0]
 	} else if len(pos) > 1 {
-		return usageError{"usage: rtchub verify [--repair] [DATA_DIR]"}
+		return usageError{use}
 	}
 	// Checked first: Verify would create its lock file in the directory,
 	// and fail naming that file instead of the directory.
@@ -123,12 +124,13 @@ func verifyCmd(args []string, getenv func(string) string, stdout, stderr io.Writ
 var errTornTail = errors.New("the log ends in a torn record; `rtchub serve` cuts it at start, `rtchub verify --repair` moves it aside")
 
 func compactCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	dir, pos, err := parseDataDirFlag("rtchub compact", args, getenv, stdout, stderr)
+	const use = "usage: rtchub compact [--data-dir DIR]"
+	dir, pos, err := parseDataDirFlag(use, args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageError{"usage: rtchub compact [--data-dir DIR]"}
+		return usageError{use}
 	}
 	before, after, err := admin.Compact(ctx, dir)
 	if err != nil {
@@ -143,12 +145,13 @@ func compactCmd(ctx context.Context, args []string, getenv func(string) string, 
 }
 
 func backupCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	dir, pos, err := parseDataDirFlag("rtchub backup", args, getenv, stdout, stderr)
+	const use = "usage: rtchub backup [--data-dir DIR] FILE   (FILE - for stdout)"
+	dir, pos, err := parseDataDirFlag(use, args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError{"usage: rtchub backup [--data-dir DIR] FILE   (FILE - for stdout)"}
+		return usageError{use}
 	}
 	target := pos[0]
 	if target == "-" {
@@ -182,8 +185,14 @@ func backupCmd(ctx context.Context, args []string, getenv func(string) string, s
 }
 
 func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if !bench.Built {
+		// Before the flags: with Built a constant false, the rest of this
+		// command drops out of the release binary.
+		_, err := bench.Run(ctx, bench.Config{})
+		return err
+	}
 	var c bench.Config
-	fs := flag.NewFlagSet("rtchub bench", flag.ContinueOnError)
+	fs := newFlagSet("usage: rtchub bench [flags]")
 	fs.StringVar(&c.API, "api", "http://127.0.0.1:4501", "hub API base URL")
 	fs.StringVar(&c.SSE, "sse", "http://127.0.0.1:4500", "hub SSE base URL")
 	fs.StringVar(&c.ClientID, "client-id", "", "application client id")

@@ -82,6 +82,18 @@ func serveFlags(fs *flag.FlagSet) (*server.Config, *serveText) {
 	return &c, t
 }
 
+// newFlagSet is a command's flag set; its help is the usage line use, then
+// the flags.
+func newFlagSet(use string) *flag.FlagSet {
+	words := strings.Fields(use) // "usage:", "rtchub", the command, ...
+	fs := flag.NewFlagSet(strings.Join(words[1:3], " "), flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s\n\nflags:\n", use)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
 // ranged is a number or duration flag held to [min, max] (and -1 when none
 // is allowed).
 type ranged struct {

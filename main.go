@@ -72,6 +72,11 @@ commands:
 Run "rtchub serve -h" for every flag; each has an RTCHUB_* environment twin.
 `
 
+// commands are the commands that take flags (and so have their own help).
+var commands = map[string]bool{"serve": true, "client": true, "verify": true, "compact": true, "backup": true, "bench": true, "version": true}
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
 // run is the whole program: main only wires the process to it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -93,18 +98,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "bench":
 		return benchCmd(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
-		if len(rest) > 0 {
+		switch {
+		case len(rest) == 1 && isHelp(rest[0]):
+			fmt.Fprintln(stdout, "usage: rtchub version")
+			return nil
+		case len(rest) > 0:
 			return usageError{fmt.Sprintf("version takes no arguments, got %q", rest)}
 		}
 		fmt.Fprintln(stdout, versionString())
 		return nil
 	case "help", "-h", "--help":
-		if len(rest) == 1 && rest[0] != "help" && rest[0] != "version" {
+		switch {
+		case len(rest) == 0 || len(rest) == 1 && (isHelp(rest[0]) || rest[0] == "help"):
+			fmt.Fprint(stdout, usage)
+			return nil
+		case len(rest) == 1 && commands[rest[0]]:
 			// `rtchub help serve` is `rtchub serve --help`.
 			return run(ctx, []string{rest[0], "--help"}, getenv, stdout, stderr)
 		}
-		fmt.Fprint(stdout, usage)
-		return nil
+		fmt.Fprint(stderr, usage)
+		return usageError{fmt.Sprintf("help: want one command, got %q", rest)}
 	}
 	fmt.Fprint(stderr, usage)
 	return usageError{fmt.Sprintf("unknown command %q", cmd)}
@@ -113,7 +126,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // serve parses the flags and environment of `rtchub serve` into a
 // server.Config and runs the hub until ctx ends.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("rtchub serve", flag.ContinueOnError)
+	fs := newFlagSet("usage: rtchub serve [flags]")
 	cfg, opts := serveFlags(fs)
 	pos, err := parseFlags(fs, args, getenv, stdout, stderr)
 	if err != nil {

@@ -319,12 +319,29 @@ func TestCommandHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--help"}, {"serve", "-h"}, {"client", "--help"}, {"client", "add", "-h"},
 		{"verify", "--help"}, {"compact", "-h"}, {"backup", "--help"}, {"bench", "--help"},
-		{"help", "serve"},
+		{"help", "serve"}, {"help", "client"},
 	} {
 		var out, errOut bytes.Buffer
 		err := run(context.Background(), args, testEnv(nil), &out, &errOut)
 		if exitCode(err) != 0 || !strings.Contains(out.String(), "-data-dir") && !strings.Contains(out.String(), "-scenario") || errOut.Len() != 0 {
 			t.Errorf("rtchub %q: %v (exit %d)\nstdout %q\nstderr %q\nwant its flags on stdout and exit 0", args, err, exitCode(err), out.String(), errOut.String())
+		}
+	}
+	// Help of help, and of version, which has no flags.
+	for _, args := range [][]string{{"help", "--help"}, {"-h", "-h"}, {"--help", "--help"}, {"help"}, {"version", "-h"}, {"help", "version"}} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, testEnv(nil), &out, &errOut)
+		if exitCode(err) != 0 || !strings.HasPrefix(out.String(), "usage: rtchub ") || errOut.Len() != 0 {
+			t.Errorf("rtchub %q: %v (exit %d)\nstdout %q\nstderr %q\nwant a usage on stdout and exit 0", args, err, exitCode(err), out.String(), errOut.String())
+		}
+	}
+	// A command's help starts with its usage line.
+	if out, err := runCmd(t, "client", "-h"); exitCode(err) != 0 || !strings.HasPrefix(out, "usage: rtchub client add NAME | list | remove ID") {
+		t.Errorf("rtchub client -h: %v %q, want its usage line first", err, out)
+	}
+	for _, args := range [][]string{{"help", "nosuch"}, {"help", "serve", "extra"}} {
+		if _, err := runCmd(t, args...); exitCode(err) != 2 {
+			t.Errorf("rtchub %q: %v (exit %d), want a usage error", args, err, exitCode(err))
 		}
 	}
 	var out, errOut bytes.Buffer
