@@ -52,15 +52,15 @@ var ErrGone = errors.New("user deleted or token revoked")
 func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
 	s.mu.RLock()
 	to, err := s.recipients(n)
+	dels := s.st.deletions
+	s.mu.RUnlock()
 	if err != nil {
-		s.mu.RUnlock()
 		return Receipt{}, err
 	}
-	s.mu.RUnlock()
 	if len(to) == 0 {
 		return Receipt{}, ErrNoRecipients
 	}
-	r := &request{ttl: n.TTL, rec: record{
+	r := &request{ttl: n.TTL, dels: dels, rec: record{
 		Op:      opMsg,
 		ID:      newMessageID(),
 		Users:   to,
@@ -81,8 +81,18 @@ func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
 	if err := s.append(ctx, r); err != nil {
 		return Receipt{}, err
 	}
-	// Recipients may be 0 if all were deleted between the check and the
-	// commit: the record is written, so the answer is still a receipt.
+	if r.void {
+		// Every recipient was deleted between the check and the commit,
+		// and nothing was written: answer as if the notify had come a
+		// moment later.
+		s.mu.RLock()
+		_, err := s.recipients(n)
+		s.mu.RUnlock()
+		if err == nil {
+			err = ErrNoRecipients
+		}
+		return Receipt{}, err
+	}
 	return Receipt{ID: r.rec.ID, Seq: r.rec.Seq, Recipients: r.eff.recipients}, nil
 }
 

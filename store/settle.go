@@ -8,7 +8,9 @@ package store
 // application event stream's history, and a resumed /api/events would read
 // it back as an acknowledgement or a recall the live stream never showed.
 // So the writer settles each batch before framing it: a record that would
-// change nothing is not written.
+// change nothing is not written. A message, likewise, names only the
+// recipients that still exist (a user deleted since its writer resolved
+// the recipients gets no copy at apply either).
 //
 // One race stays: a copy pushed out of a full queue (--max-pending, or the
 // hub-wide budget) by a message earlier in the same batch. The cap is
@@ -16,14 +18,22 @@ package store
 
 // settle drops, before the batch is framed, the acks and recalls (and the
 // recalls of a replacement) whose copies are closed by the time they would
-// be applied at now, and narrows a recall to the copies still open. It
-// reports how many records remain. s.mu must be held for reading.
+// be applied at now, and the messages none of whose recipients exist; it
+// narrows a recall to the copies still open and a message to the users
+// that exist. It reports how many records remain. s.mu must be held for reading.
 func (s *Store) settle(batch []*request, now int64) int {
 	if s.settled == nil {
 		s.settled = map[*recipient]struct{}{}
 	}
 	closing := s.settled
 	var deleted map[string]bool // users deleted earlier in this batch
+	var present map[string]bool // users deleted (false) or put (true) earlier in this batch
+	exists := func(u string) bool {
+		if v, ok := present[u]; ok {
+			return v
+		}
+		return s.st.users[u] != nil
+	}
 	// open reports whether the copy is open when the record is applied
 	// (and is the copy, to mark closing), or nil.
 	open := func(m *Message, user string) *recipient {
@@ -73,6 +83,27 @@ func (s *Store) settle(batch []*request, now int64) int {
 		}
 		r.pre, r.preBody = pre, preBody
 		switch r.rec.Op {
+		case opMsg:
+			// Most batches pay one comparison here: no user was deleted
+			// since the writer looked.
+			if r.dels == s.st.deletions && present == nil {
+				break
+			}
+			keep := r.rec.Users[:0:0]
+			for _, u := range r.rec.Users {
+				if exists(u) {
+					keep = append(keep, u)
+				}
+			}
+			switch {
+			case len(keep) == 0:
+				r.void = true
+			case len(keep) < len(r.rec.Users):
+				r.rec.Users = keep
+				if b, err := encodeBody(&r.rec); err == nil {
+					r.body = b
+				}
+			}
 		case opAck:
 			rc := open(s.st.msgs.get(r.rec.ID), r.rec.User)
 			if r.void = rc == nil; rc != nil {
@@ -82,9 +113,14 @@ func (s *Store) settle(batch []*request, now int64) int {
 			r.void = !recall(&r.rec, &r.body)
 		case opUserDel:
 			if deleted == nil {
-				deleted = map[string]bool{}
+				deleted, present = map[string]bool{}, map[string]bool{}
 			}
 			deleted[r.rec.ID] = true
+			present[r.rec.ID] = false
+		case opUserPut:
+			if present != nil {
+				present[r.rec.ID] = true
+			}
 		}
 		records += r.records()
 	}

@@ -114,6 +114,29 @@ func TestRacingWritesReadBackAsLive(t *testing.T) {
 				return s.Ack(bg, m, "ann")
 			}}
 		}, func(string, string) []string { return nil }},
+		{"delete a recipient, then notify", func(s *Store, _ *fakeClock, m string) []func() error {
+			return []func() error{
+				func() error { return s.DeleteUser(bg, "ann") },
+				func() error {
+					_, err := s.Notify(bg, Notification{Users: []string{"ann", "bob"}, Body: body(`2`), TTL: time.Hour})
+					return err
+				},
+			}
+		}, func(m, next string) []string {
+			return []string{"4 ann [ann] ", fmt.Sprintf("1 %s [bob] ", next)}
+		}},
+		{"delete the only recipient, then notify", func(s *Store, _ *fakeClock, m string) []func() error {
+			return []func() error{
+				func() error { return s.DeleteUser(bg, "ann") },
+				func() error {
+					_, err := s.Notify(bg, Notification{Users: []string{"ann"}, Body: body(`2`), TTL: time.Hour})
+					if !errors.As(err, new(*NotFoundError)) {
+						return fmt.Errorf("notify to a user deleted meanwhile: %v, want unknown user", err)
+					}
+					return nil
+				},
+			}
+		}, func(string, string) []string { return []string{"4 ann [ann] "} }},
 		{"ack, then its replacement", func(s *Store, _ *fakeClock, m string) []func() error {
 			return []func() error{
 				func() error { return s.Ack(bg, m, "ann") },

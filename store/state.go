@@ -53,6 +53,9 @@ type state struct {
 	deferred []record
 	// at is the time of the batch being applied (unix ms).
 	at int64
+	// deletions counts the users deleted since start: a writer that
+	// resolved recipients at one count knows none left since (settle.go).
+	deletions uint64
 	// obs hears about changes as they are applied live; nil at replay.
 	obs Observer
 	// marks counts dedupe passes over a record's users; see user.mark.
@@ -245,6 +248,7 @@ func (s *state) deleteUser(id string) bool {
 		}
 	}
 	delete(s.users, id)
+	s.deletions++
 	s.userGen[id]++
 	// Closed copies of kept messages still point at u for its id (read
 	// without the lock by streams replaying): it must hold nothing else.

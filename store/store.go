@@ -241,7 +241,8 @@ type request struct {
 	eff     effect
 	err     error
 	done    chan struct{}
-	void    bool // rec would change nothing: not written (see settle)
+	void    bool   // rec would change nothing: not written (see settle)
+	dels    uint64 // msg: state.deletions when its recipients were resolved
 }
 
 // Open opens (creating if needed) the data directory, takes its lock,
