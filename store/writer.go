@@ -241,8 +241,10 @@ func (s *Store) commit(batch []*request, buf []byte) []byte {
 	records := s.settle(batch, now)
 	s.mu.RUnlock()
 	if records == 0 {
-		// Every record would have changed nothing: the callers read the
-		// state that made it so.
+		// Every record would have changed nothing. What expired by now
+		// goes now (settle counted on it), so the callers, answering from
+		// the state, see the copies closed.
+		s.sweep()
 		for _, r := range batch {
 			close(r.done)
 		}
