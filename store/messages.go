@@ -50,6 +50,26 @@ var ErrGone = errors.New("user deleted or token revoked")
 // once. Nothing is written if any name is unknown. It returns once the
 // message is committed.
 func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
+	// A notify whose recipients were all deleted between its check and
+	// its commit wrote nothing: it is made again, as if it had come a
+	// moment later (and then names who is unknown, or finds the members
+	// its groups have by then).
+	for try := 1; ; try++ {
+		rc, err := s.notify(ctx, n)
+		if err != errVoided {
+			return rc, err
+		}
+		if try == 3 {
+			return Receipt{}, ErrNoRecipients
+		}
+	}
+}
+
+// errVoided is notify's answer when settle left nothing of its message.
+var errVoided = errors.New("store: every recipient was deleted before the commit")
+
+// notify is one try of Notify.
+func (s *Store) notify(ctx context.Context, n Notification) (Receipt, error) {
 	s.mu.RLock()
 	to, err := s.recipients(n)
 	dels := s.st.deletions
@@ -82,16 +102,7 @@ func (s *Store) Notify(ctx context.Context, n Notification) (Receipt, error) {
 		return Receipt{}, err
 	}
 	if r.void {
-		// Every recipient was deleted between the check and the commit,
-		// and nothing was written: answer as if the notify had come a
-		// moment later.
-		s.mu.RLock()
-		_, err := s.recipients(n)
-		s.mu.RUnlock()
-		if err == nil {
-			err = ErrNoRecipients
-		}
-		return Receipt{}, err
+		return Receipt{}, errVoided
 	}
 	return Receipt{ID: r.rec.ID, Seq: r.rec.Seq, Recipients: r.eff.recipients}, nil
 }

@@ -86,19 +86,28 @@ func (s *Store) settle(batch []*request, now int64) int {
 		case opMsg:
 			// Most batches pay one comparison here: no user was deleted
 			// since the writer looked.
-			if r.dels == s.st.deletions && present == nil {
+			// A put cannot take a recipient away.
+			if r.dels == s.st.deletions && deleted == nil {
 				break
 			}
-			keep := r.rec.Users[:0:0]
-			for _, u := range r.rec.Users {
-				if exists(u) {
+			// keep is made at the first recipient gone: a deletion of
+			// someone else costs a broadcast only the lookups.
+			var keep []string
+			for i, u := range r.rec.Users {
+				switch {
+				case !exists(u):
+					if keep == nil {
+						keep = append(make([]string, 0, len(r.rec.Users)-1), r.rec.Users[:i]...)
+					}
+				case keep != nil:
 					keep = append(keep, u)
 				}
 			}
 			switch {
+			case keep == nil:
 			case len(keep) == 0:
 				r.void = true
-			case len(keep) < len(r.rec.Users):
+			default:
 				r.rec.Users = keep
 				if b, err := encodeBody(&r.rec); err == nil {
 					r.body = b
@@ -113,14 +122,12 @@ func (s *Store) settle(batch []*request, now int64) int {
 			r.void = !recall(&r.rec, &r.body)
 		case opUserDel:
 			if deleted == nil {
-				deleted, present = map[string]bool{}, map[string]bool{}
+				deleted = map[string]bool{}
 			}
 			deleted[r.rec.ID] = true
-			present[r.rec.ID] = false
+			present = mark(present, r.rec.ID, false)
 		case opUserPut:
-			if present != nil {
-				present[r.rec.ID] = true
-			}
+			present = mark(present, r.rec.ID, true)
 		}
 		records += r.records()
 	}
@@ -131,4 +138,13 @@ func (s *Store) settle(batch []*request, now int64) int {
 		clear(closing)
 	}
 	return records
+}
+
+// mark sets m[k] = v, making m if it is nil.
+func mark(m map[string]bool, k string, v bool) map[string]bool {
+	if m == nil {
+		m = map[string]bool{}
+	}
+	m[k] = v
+	return m
 }

@@ -46,13 +46,7 @@ func (s stripe) Unlock() { <-s }
 // ctx ends first: a caller that has gone does not queue behind a slow
 // commit to write what nobody waits for.
 func (st *stripes) lock(ctx context.Context, kind byte, a, b string) (stripe, error) {
-	var h maphash.Hash
-	h.SetSeed(st.seed)
-	h.WriteByte(kind)
-	h.WriteString(a)
-	h.WriteByte(0)
-	h.WriteString(b)
-	c := st.ch[h.Sum64()%uint64(len(st.ch))]
+	c := st.of(kind, a, b)
 	select {
 	case c <- struct{}{}:
 		return c, nil
@@ -64,4 +58,15 @@ func (st *stripes) lock(ctx context.Context, kind byte, a, b string) (stripe, er
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// of is the stripe of (kind, a, b).
+func (st *stripes) of(kind byte, a, b string) chan struct{} {
+	var h maphash.Hash
+	h.SetSeed(st.seed)
+	h.WriteByte(kind)
+	h.WriteString(a)
+	h.WriteByte(0)
+	h.WriteString(b)
+	return st.ch[h.Sum64()%uint64(len(st.ch))]
 }
