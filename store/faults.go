@@ -63,6 +63,11 @@ func (e *DiskFullError) Unwrap() []error { return []error{ErrDiskFull, e.Err} }
 // Store.Fatal is closed then.
 var ErrPoisoned = errors.New("the log cannot be trusted after an I/O error; the hub must restart")
 
+// ErrMaybeSaved marks the writes of the batch whose sync (or whose cut
+// after a failed write) failed: their records may be in the log after the
+// restart, unlike those of writes refused later.
+var ErrMaybeSaved = errors.New("the write's records may be in the log")
+
 // PoisonedError is a write refused after the log was poisoned.
 type PoisonedError struct{ Err error }
 
@@ -108,7 +113,7 @@ func (s *Store) write(buf []byte) error {
 			if terr := s.file.Truncate(s.Metrics.LogBytes.Load()); terr != nil {
 				// The file may end in part of a batch that was not taken:
 				// only a restart can tell (and cut it).
-				return s.poison("truncate after a failed write of", terr)
+				return fmt.Errorf("%w (%w)", s.poison("truncate after a failed write of", terr), ErrMaybeSaved)
 			}
 		}
 		if noSpace(err) {
@@ -124,7 +129,9 @@ func (s *Store) write(buf []byte) error {
 	if s.opts.Fsync == FsyncAlways {
 		start := time.Now()
 		if err := s.file.Datasync(); err != nil {
-			return s.poison("sync", err)
+			// Written, not known to be durable: what the log holds is
+			// known only once a restart reads it back.
+			return fmt.Errorf("%w (%w)", s.poison("sync", err), ErrMaybeSaved)
 		}
 		s.Metrics.observeFsync(time.Since(start))
 	} else {

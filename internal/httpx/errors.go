@@ -33,6 +33,11 @@ func FailStore(w http.ResponseWriter, log *slog.Logger, err error) {
 		// space, by itself.
 		w.Header().Set("Retry-After", "10")
 		WriteError(w, http.StatusInsufficientStorage, "disk full: the change was not saved; try again once there is space")
+	case errors.Is(err, store.ErrMaybeSaved):
+		// The disk failed this write's own sync: it may be in the log
+		// the restart reads back, and a blind retry may apply it twice.
+		w.Header().Set("Retry-After", "5")
+		WriteError(w, http.StatusServiceUnavailable, "the hub stops after a disk error and restarts: the change may have been saved; check before you retry (a notify sent again can arrive twice)")
 	case errors.Is(err, store.ErrPoisoned):
 		w.Header().Set("Retry-After", "5")
 		WriteError(w, http.StatusServiceUnavailable, "the hub stops after a disk error and restarts: the change was not saved; try again")
